@@ -1,0 +1,1 @@
+//! NerdGraph client (being written).
