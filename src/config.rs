@@ -1,0 +1,435 @@
+//! Configuration: command-line flags over environment over a TOML file.
+//!
+//! Resolution is a pure function of the three sources (the environment is passed in as a
+//! lookup), so every precedence rule and every refusal is unit-tested. Unknown keys in the
+//! file are refused by name; the API key is held as a secret from the moment it is read.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::nerdgraph::endpoint::{Endpoint, EndpointError, LoopbackPolicy, Region};
+
+/// The configuration file, every field optional. Unknown keys are refused.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// New Relic User API key (`NRAK-…`). Prefer `NEW_RELIC_API_KEY` over writing it in a file.
+    pub api_key: Option<String>,
+    /// Account used when a tool call names none.
+    pub account_id: Option<i64>,
+    /// Data-center region: `US`, `EU` or `JP`.
+    pub region: Option<String>,
+    /// A NerdGraph URL other than the region's: https on newrelic.com, or loopback with `allow_local_endpoint`.
+    pub nerdgraph_url: Option<String>,
+    /// Permit a loopback `nerdgraph_url` (a local proxy or test double).
+    pub allow_local_endpoint: Option<bool>,
+    /// Accounts tool calls may touch; every other account is refused.
+    pub allowed_accounts: Option<Vec<i64>>,
+    /// Log line format on stderr: `text` or `json`.
+    pub log_format: Option<LogFormat>,
+    /// Runtime sizing.
+    pub runtime: Option<RuntimeFile>,
+    /// The built-in sandbox's fault injection (only with `--sandbox`).
+    pub sandbox: Option<SandboxFile>,
+}
+
+/// `[runtime]` in the configuration file.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeFile {
+    /// Cache shards (default: the number of cores).
+    pub cache_shards: Option<usize>,
+    /// Cache size across all shards, in MiB (default 64).
+    pub cache_capacity_mb: Option<u64>,
+    /// NerdGraph requests in flight at most (default 20; New Relic allows 25 per user).
+    pub executor_workers: Option<usize>,
+    /// Calls waiting for a worker before new ones are refused as overloaded (default 256).
+    pub executor_queue: Option<usize>,
+    /// Deadline of a call whose tool sets none, in seconds (default 30).
+    pub default_timeout_seconds: Option<u64>,
+}
+
+/// `[sandbox]` in the configuration file.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxFile {
+    /// Added latency per request, in milliseconds.
+    pub latency_ms: Option<u64>,
+    /// Share of requests answered with HTTP 5xx, 0 to 1.
+    pub error_5xx_rate: Option<f64>,
+    /// Share of requests answered with HTTP 429 and Retry-After, 0 to 1.
+    pub rate_429_rate: Option<f64>,
+    /// Share of requests answered with a GraphQL TIMEOUT error, 0 to 1.
+    pub graphql_timeout_rate: Option<f64>,
+    /// Seed of the synthetic data and of fault injection.
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// What the command line says; `None` and `false` defer to the environment and the file.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub sandbox: bool,
+    pub account_id: Option<i64>,
+    pub region: Option<String>,
+    pub nerdgraph_url: Option<String>,
+    pub allow_local_endpoint: bool,
+    pub allowed_accounts: Option<Vec<i64>>,
+    pub log_format: Option<LogFormat>,
+    pub cache_shards: Option<usize>,
+    pub executor_workers: Option<usize>,
+    pub executor_queue: Option<usize>,
+    pub sandbox_faults: SandboxFile,
+}
+
+/// Where tool calls go.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// The built-in sandbox, started in-process on loopback.
+    Sandbox(SandboxSettings),
+    /// New Relic itself.
+    NewRelic { api_key: SecretString, endpoint: Endpoint },
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SandboxSettings {
+    pub latency: Duration,
+    pub error_5xx_rate: f64,
+    pub rate_429_rate: f64,
+    pub graphql_timeout_rate: f64,
+    pub seed: Option<u64>,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub target: Target,
+    pub default_account: Option<i64>,
+    pub allowed_accounts: Option<Vec<i64>>,
+    pub log_format: LogFormat,
+    pub cache_shards: Option<usize>,
+    pub cache_capacity_bytes: u64,
+    pub executor_workers: usize,
+    pub executor_queue: usize,
+    pub default_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "no New Relic API key: set NEW_RELIC_API_KEY to a User key (NRAK-…), or run with --sandbox \
+         to try the server on built-in synthetic data"
+    )]
+    MissingApiKey,
+    #[error("cannot read the configuration file {path}: {reason}")]
+    Unreadable { path: String, reason: String },
+    #[error("configuration file {path}: {reason}")]
+    Invalid { path: String, reason: String },
+    #[error("{name} is '{value}', which is not {expected}")]
+    BadValue { name: &'static str, value: String, expected: &'static str },
+    #[error("{0}")]
+    Region(String),
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
+}
+
+impl ConfigError {
+    /// The process exit code for this error: 2, a usage error.
+    pub fn exit_code(&self) -> u8 {
+        2
+    }
+}
+
+/// Reads and parses the file at `path`.
+pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| ConfigError::Unreadable { path: shown.clone(), reason: error.to_string() })?;
+    parse_file(&text).map_err(|reason| ConfigError::Invalid { path: shown, reason })
+}
+
+/// Parses configuration TOML; the error names the unknown or ill-typed key and its line.
+pub fn parse_file(text: &str) -> Result<FileConfig, String> {
+    toml::from_str(text).map_err(|error| error.to_string().trim().replace('\n', " "))
+}
+
+fn parse_env<T: std::str::FromStr>(
+    name: &'static str,
+    env: &dyn Fn(&str) -> Option<String>,
+    expected: &'static str,
+) -> Result<Option<T>, ConfigError> {
+    match env(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(value) => value.parse().map(Some).map_err(|_| ConfigError::BadValue { name, value, expected }),
+    }
+}
+
+fn parse_account_list(name: &'static str, value: &str) -> Result<Vec<i64>, ConfigError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse().map_err(|_| ConfigError::BadValue {
+                name,
+                value: value.to_string(),
+                expected: "a comma-separated list of account ids",
+            })
+        })
+        .collect()
+}
+
+fn check_rate(name: &'static str, rate: Option<f64>) -> Result<f64, ConfigError> {
+    match rate {
+        None => Ok(0.0),
+        Some(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
+        Some(rate) => {
+            Err(ConfigError::BadValue { name, value: rate.to_string(), expected: "a share from 0 to 1" })
+        }
+    }
+}
+
+/// Combines flags, environment and file; flags win, then the environment, then the file.
+pub fn resolve(
+    overrides: &Overrides,
+    env: &dyn Fn(&str) -> Option<String>,
+    file: Option<FileConfig>,
+) -> Result<Settings, ConfigError> {
+    let file = file.unwrap_or_default();
+    let runtime = file.runtime.clone().unwrap_or_default();
+
+    let default_account = match overrides.account_id {
+        Some(account) => Some(account),
+        None => parse_env("NEW_RELIC_ACCOUNT_ID", env, "an account id (a number)")?.or(file.account_id),
+    };
+    let allowed_accounts = match &overrides.allowed_accounts {
+        Some(accounts) => Some(accounts.clone()),
+        None => match env("NEW_RELIC_ALLOWED_ACCOUNTS").filter(|v| !v.trim().is_empty()) {
+            Some(value) => Some(parse_account_list("NEW_RELIC_ALLOWED_ACCOUNTS", &value)?),
+            None => file.allowed_accounts.clone(),
+        },
+    };
+    if let (Some(account), Some(allowed)) = (default_account, &allowed_accounts)
+        && !allowed.contains(&account)
+    {
+        return Err(ConfigError::BadValue {
+            name: "account_id",
+            value: account.to_string(),
+            expected: "one of the allowed accounts",
+        });
+    }
+
+    let target = if overrides.sandbox {
+        let faults = merge_faults(&overrides.sandbox_faults, file.sandbox.as_ref());
+        Target::Sandbox(SandboxSettings {
+            latency: Duration::from_millis(faults.latency_ms.unwrap_or(0)),
+            error_5xx_rate: check_rate("sandbox 5xx rate", faults.error_5xx_rate)?,
+            rate_429_rate: check_rate("sandbox 429 rate", faults.rate_429_rate)?,
+            graphql_timeout_rate: check_rate("sandbox timeout rate", faults.graphql_timeout_rate)?,
+            seed: faults.seed,
+        })
+    } else {
+        let api_key = env("NEW_RELIC_API_KEY")
+            .or(file.api_key.clone())
+            .map(|key| key.trim().to_string())
+            .filter(|key| !key.is_empty())
+            .ok_or(ConfigError::MissingApiKey)?;
+        let region =
+            match overrides.region.clone().or_else(|| env("NEW_RELIC_REGION")).or(file.region.clone()) {
+                Some(region) => {
+                    region.trim().parse::<Region>().map_err(|error| ConfigError::Region(error.to_string()))?
+                }
+                None => Region::default(),
+            };
+        let allow_local = overrides.allow_local_endpoint || file.allow_local_endpoint.unwrap_or(false);
+        let custom = overrides
+            .nerdgraph_url
+            .clone()
+            .or_else(|| env("NEW_RELIC_NERDGRAPH_URL"))
+            .or(file.nerdgraph_url.clone())
+            .filter(|url| !url.trim().is_empty());
+        let endpoint = match custom {
+            Some(url) => Endpoint::custom(
+                url.trim(),
+                if allow_local { LoopbackPolicy::Permit } else { LoopbackPolicy::Refuse },
+            )?,
+            None => Endpoint::for_region(region)?,
+        };
+        Target::NewRelic { api_key: SecretString::from(api_key), endpoint }
+    };
+
+    let positive = |name: &'static str, value: Option<usize>, default: usize| match value {
+        Some(0) => Err(ConfigError::BadValue { name, value: "0".into(), expected: "at least 1" }),
+        Some(value) => Ok(value),
+        None => Ok(default),
+    };
+    Ok(Settings {
+        target,
+        default_account,
+        allowed_accounts,
+        log_format: overrides.log_format.or(file.log_format).unwrap_or_default(),
+        cache_shards: match overrides.cache_shards.or(runtime.cache_shards) {
+            Some(0) => {
+                return Err(ConfigError::BadValue {
+                    name: "cache_shards",
+                    value: "0".into(),
+                    expected: "at least 1",
+                });
+            }
+            other => other,
+        },
+        cache_capacity_bytes: runtime.cache_capacity_mb.unwrap_or(64).max(1) * 1024 * 1024,
+        executor_workers: positive(
+            "executor_workers",
+            overrides.executor_workers.or(runtime.executor_workers),
+            20,
+        )?,
+        executor_queue: positive("executor_queue", overrides.executor_queue.or(runtime.executor_queue), 256)?,
+        default_timeout: Duration::from_secs(runtime.default_timeout_seconds.unwrap_or(30).clamp(1, 300)),
+    })
+}
+
+fn merge_faults(flags: &SandboxFile, file: Option<&SandboxFile>) -> SandboxFile {
+    let file = file.cloned().unwrap_or_default();
+    SandboxFile {
+        latency_ms: flags.latency_ms.or(file.latency_ms),
+        error_5xx_rate: flags.error_5xx_rate.or(file.error_5xx_rate),
+        rate_429_rate: flags.rate_429_rate.or(file.rate_429_rate),
+        graphql_timeout_rate: flags.graphql_timeout_rate.or(file.graphql_timeout_rate),
+        seed: flags.seed.or(file.seed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use std::collections::HashMap;
+
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn without_a_key_or_sandbox_it_names_both() {
+        let error = resolve(&Overrides::default(), &env_of(&[]), None).unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("NEW_RELIC_API_KEY") && text.contains("--sandbox"), "{text}");
+        assert_eq!(error.exit_code(), 2);
+    }
+
+    #[test]
+    fn flags_beat_environment_beats_file() {
+        let file = parse_file("account_id = 1\nregion = \"JP\"\napi_key = \"NRAK-FILE\"\n").unwrap();
+        let env = env_of(&[
+            ("NEW_RELIC_ACCOUNT_ID", "2"),
+            ("NEW_RELIC_REGION", "EU"),
+            ("NEW_RELIC_API_KEY", "NRAK-ENV"),
+        ]);
+        let flags = Overrides { account_id: Some(3), ..Default::default() };
+        let settings = resolve(&flags, &env, Some(file.clone())).unwrap();
+        assert_eq!(settings.default_account, Some(3));
+        let Target::NewRelic { api_key, endpoint } = &settings.target else { panic!("expected New Relic") };
+        assert_eq!(api_key.expose_secret(), "NRAK-ENV");
+        assert_eq!(endpoint.as_str(), "https://api.eu.newrelic.com/graphql");
+
+        let settings = resolve(&Overrides::default(), &env_of(&[]), Some(file)).unwrap();
+        assert_eq!(settings.default_account, Some(1));
+        let Target::NewRelic { api_key, endpoint } = &settings.target else { panic!("expected New Relic") };
+        assert_eq!(api_key.expose_secret(), "NRAK-FILE");
+        assert_eq!(endpoint.as_str(), "https://api.jp.newrelic.com/graphql");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        for (text, key) in [
+            ("acount_id = 1", "acount_id"),
+            ("[runtime]\nworkers = 3", "workers"),
+            ("[sandbox]\nlatency = 1", "latency"),
+        ] {
+            let error = parse_file(text).unwrap_err();
+            assert!(error.contains(key), "{error}");
+        }
+        assert!(parse_file("account_id = \"abc\"").unwrap_err().contains("account_id"));
+    }
+
+    #[test]
+    fn bad_values_are_refused_clearly() {
+        let key = ("NEW_RELIC_API_KEY", "NRAK-X");
+        let cases: Vec<(Overrides, Vec<(&str, &str)>, &str)> = vec![
+            (Overrides::default(), vec![key, ("NEW_RELIC_ACCOUNT_ID", "abc")], "NEW_RELIC_ACCOUNT_ID"),
+            (Overrides::default(), vec![key, ("NEW_RELIC_REGION", "MARS")], "MARS"),
+            (
+                Overrides::default(),
+                vec![key, ("NEW_RELIC_NERDGRAPH_URL", "https://evil.example.com/graphql")],
+                "evil.example.com",
+            ),
+            (
+                Overrides::default(),
+                vec![key, ("NEW_RELIC_NERDGRAPH_URL", "http://127.0.0.1:9/graphql")],
+                "--allow-local-endpoint",
+            ),
+            (
+                Overrides::default(),
+                vec![key, ("NEW_RELIC_ALLOWED_ACCOUNTS", "1,x")],
+                "NEW_RELIC_ALLOWED_ACCOUNTS",
+            ),
+            (
+                Overrides { account_id: Some(5), allowed_accounts: Some(vec![1]), ..Default::default() },
+                vec![key],
+                "allowed",
+            ),
+            (Overrides { executor_workers: Some(0), ..Default::default() }, vec![key], "executor_workers"),
+            (
+                Overrides {
+                    sandbox: true,
+                    sandbox_faults: SandboxFile { error_5xx_rate: Some(1.5), ..Default::default() },
+                    ..Default::default()
+                },
+                vec![],
+                "0 to 1",
+            ),
+        ];
+        for (flags, env, needle) in cases {
+            let error = resolve(&flags, &env_of(&env), None).unwrap_err().to_string();
+            assert!(error.contains(needle), "expected '{needle}' in: {error}");
+        }
+    }
+
+    #[test]
+    fn loopback_endpoint_needs_the_explicit_flag() {
+        let env = env_of(&[
+            ("NEW_RELIC_API_KEY", "NRAK-X"),
+            ("NEW_RELIC_NERDGRAPH_URL", "http://127.0.0.1:8080/graphql"),
+        ]);
+        let flags = Overrides { allow_local_endpoint: true, ..Default::default() };
+        let settings = resolve(&flags, &env, None).unwrap();
+        let Target::NewRelic { endpoint, .. } = settings.target else { panic!("expected New Relic") };
+        assert!(endpoint.is_loopback());
+    }
+
+    #[test]
+    fn sandbox_needs_no_key() {
+        let flags = Overrides { sandbox: true, ..Default::default() };
+        let settings = resolve(&flags, &env_of(&[]), None).unwrap();
+        assert!(matches!(settings.target, Target::Sandbox(_)));
+        assert_eq!(settings.executor_workers, 20);
+        assert_eq!(settings.cache_capacity_bytes, 64 * 1024 * 1024);
+    }
+}

@@ -1,0 +1,38 @@
+//! The built-in tools, one file per New Relic domain, each a plugin of the runtime.
+//!
+//! A tool here is two pure functions around a documented argument struct: `plan` turns
+//! validated arguments into a GraphQL request (or a local answer), `render` turns the
+//! response into structured content plus a compact text, capped so a large result cannot
+//! flood a model's context. Names and arguments follow New Relic's hosted MCP server so
+//! prompts written for it work here.
+
+mod account;
+mod builtin;
+mod render;
+
+pub mod alerting;
+pub mod data_access;
+pub mod discovery;
+pub mod time_period;
+
+use std::sync::Arc;
+
+use newrelic_mcp_actors::tool::Plugin;
+
+/// The built-in plugins, in load order.
+pub fn builtin_plugins() -> Vec<Arc<dyn Plugin>> {
+    vec![
+        Arc::new(discovery::DiscoveryPlugin::new()),
+        Arc::new(data_access::DataAccessPlugin::new()),
+        Arc::new(alerting::AlertingPlugin::new()),
+    ]
+}
+
+/// Every GraphQL document a built-in tool can send, by operation name, for the contract test.
+pub fn graphql_documents() -> Vec<(&'static str, &'static str)> {
+    let mut documents = Vec::new();
+    documents.extend_from_slice(discovery::DOCUMENTS);
+    documents.extend_from_slice(data_access::DOCUMENTS);
+    documents.extend_from_slice(alerting::DOCUMENTS);
+    documents
+}

@@ -1,0 +1,258 @@
+//! Data access: NRQL.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use newrelic_mcp_actors::tool::{
+    Plan, PlanContext, PlanError, Plugin, Tool, ToolDescriptor, ToolError, ToolErrorKind, ToolHints,
+    ToolOutput,
+};
+use newrelic_mcp_actors::upstream::{RequestKind, UpstreamRequest, UpstreamResponse};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::account::resolve_account;
+use super::builtin::{BuiltinTool, Spec, upstream_plan};
+use super::render::{Capped, MAX_ROWS, at, list_at, response_notes, rows_as_text, warnings};
+
+pub(crate) const NRQL_QUERY: &str = r#"query NrqlQuery($accountId: Int!, $nrql: Nrql!, $timeout: Seconds) {
+  actor {
+    account(id: $accountId) {
+      nrql(query: $nrql, timeout: $timeout) {
+        results
+        metadata { eventTypes facets messages timeWindow { begin end } }
+      }
+    }
+  }
+}"#;
+
+pub(crate) const DOCUMENTS: &[(&str, &str)] = &[("NrqlQuery", NRQL_QUERY)];
+
+/// NerdGraph's own bounds on the NRQL `timeout` argument.
+const MIN_TIMEOUT_SECONDS: u64 = 5;
+const MAX_TIMEOUT_SECONDS: u64 = 120;
+/// NerdGraph's default when no `timeout` is sent.
+const DEFAULT_TIMEOUT_SECONDS: u64 = 5;
+/// Time beyond the NRQL timeout for the HTTP round trip and retries.
+const TRANSPORT_ALLOWANCE: Duration = Duration::from_secs(10);
+/// New Relic refuses longer queries.
+const MAX_QUERY_BYTES: usize = 4096;
+
+pub struct DataAccessPlugin {
+    tools: Vec<Arc<dyn Tool>>,
+}
+
+impl DataAccessPlugin {
+    pub fn new() -> Self {
+        Self {
+            tools: vec![BuiltinTool::new(
+                Spec {
+                    name: "execute_nrql_query",
+                    title: "Run an NRQL query",
+                    description: "Run an NRQL query against one New Relic account and return its rows, e.g. \
+                        SELECT count(*) FROM Transaction FACET appName SINCE 1 hour ago. Results are capped at 100 \
+                        rows (the total is reported); add LIMIT, FACET or a narrower SINCE to focus. Identical \
+                        queries within 30 s are answered from cache.",
+                    category: "data-access",
+                    hints: ToolHints::READ,
+                    cache_ttl: Some(Duration::from_secs(30)),
+                },
+                plan_execute_nrql_query,
+            )],
+        }
+    }
+}
+
+impl Default for DataAccessPlugin {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Plugin for DataAccessPlugin {
+    fn name(&self) -> &str {
+        "data-access"
+    }
+    fn version(&self) -> &str {
+        env!("CARGO_PKG_VERSION")
+    }
+    fn description(&self) -> &str {
+        "NRQL queries"
+    }
+    fn tools(&self) -> Vec<Arc<dyn Tool>> {
+        self.tools.clone()
+    }
+}
+
+/// Arguments of `execute_nrql_query`.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecuteNrqlQueryArgs {
+    /// The NRQL query, e.g. `SELECT average(duration) FROM Transaction FACET appName SINCE 1 hour ago`.
+    pub nrql_query: String,
+    /// Account to query; defaults to the configured account (NEW_RELIC_ACCOUNT_ID).
+    pub account_id: Option<i64>,
+    /// How long New Relic may run the query, 5 to 120 seconds (default 5).
+    #[schemars(range(min = 5, max = 120))]
+    pub timeout_seconds: Option<u64>,
+}
+
+fn plan_execute_nrql_query(
+    args: ExecuteNrqlQueryArgs,
+    context: &PlanContext,
+    descriptor: &ToolDescriptor,
+) -> Result<Plan, PlanError> {
+    let query = args.nrql_query.trim().to_string();
+    if query.is_empty() {
+        return Err(PlanError::InvalidArguments("nrql_query is empty".into()));
+    }
+    if query.len() > MAX_QUERY_BYTES {
+        return Err(PlanError::InvalidArguments(format!(
+            "nrql_query is {} bytes; New Relic accepts at most {MAX_QUERY_BYTES}",
+            query.len()
+        )));
+    }
+    if let Some(timeout) = args.timeout_seconds
+        && !(MIN_TIMEOUT_SECONDS..=MAX_TIMEOUT_SECONDS).contains(&timeout)
+    {
+        return Err(PlanError::InvalidArguments(format!(
+            "timeout_seconds must be between {MIN_TIMEOUT_SECONDS} and {MAX_TIMEOUT_SECONDS}, got {timeout}"
+        )));
+    }
+    let account = resolve_account(args.account_id, context)?;
+    let nrql_timeout = args.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS);
+    let request = UpstreamRequest {
+        operation: "NrqlQuery",
+        document: NRQL_QUERY,
+        variables: json!({ "accountId": account, "nrql": query, "timeout": args.timeout_seconds }),
+        kind: RequestKind::Read,
+        pagination: None,
+        experimental_opt_in: None,
+    };
+    let normalised = json!({ "nrql_query": query, "timeout_seconds": args.timeout_seconds });
+    let timeout = Duration::from_secs(nrql_timeout) + TRANSPORT_ALLOWANCE;
+    Ok(upstream_plan(descriptor, Some(account), &normalised, request, timeout, move |response| {
+        render_nrql(account, &query, nrql_timeout, response)
+    }))
+}
+
+fn render_nrql(
+    account: i64,
+    query: &str,
+    timeout_seconds: u64,
+    response: UpstreamResponse,
+) -> Result<ToolOutput, ToolError> {
+    let nrql = at(&response.data, &["actor", "account", "nrql"]);
+    if nrql.is_null() {
+        let reason = response.partial_errors.first().cloned().unwrap_or_else(|| "no result".into());
+        let advice = if reason.to_lowercase().contains("timeout") {
+            format!(
+                "NRQL timed out after {timeout_seconds} s: narrow SINCE, add a WHERE, or pass timeout_seconds up to 120"
+            )
+        } else {
+            format!("New Relic returned no NRQL result: {reason}")
+        };
+        return Err(ToolError::new(ToolErrorKind::BadRequest, advice));
+    }
+    let capped = Capped::new(list_at(nrql, &["results"]), MAX_ROWS);
+    let metadata = at(nrql, &["metadata"]).clone();
+    let mut text = format!("{} (account {account})\n", capped.heading("rows"));
+    text.push_str(&rows_as_text(&capped.rows));
+    for message in list_at(&metadata, &["messages"]) {
+        if let Some(message) = message.as_str() {
+            text.push_str(&format!("note from New Relic: {message}\n"));
+        }
+    }
+    text.push_str(&response_notes(&response));
+    let mut structured = capped.counts();
+    structured.insert("account_id".into(), json!(account));
+    structured.insert("nrql_query".into(), json!(query));
+    structured.insert("results".into(), Value::Array(capped.rows));
+    structured.insert("metadata".into(), metadata);
+    structured.insert("warnings".into(), warnings(&response));
+    Ok(ToolOutput { structured: Value::Object(structured), text })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use newrelic_mcp_actors::tool::PlanAction;
+
+    fn context() -> PlanContext {
+        PlanContext {
+            default_account: Some(1_000_001),
+            allowed_accounts: None,
+            now_epoch_ms: 0,
+            default_timeout: Duration::from_secs(30),
+        }
+    }
+
+    fn plan(arguments: Value) -> Result<Plan, PlanError> {
+        let Value::Object(arguments) = arguments else { panic!("arguments must be an object") };
+        DataAccessPlugin::new().tools()[0].plan(arguments, &context())
+    }
+
+    #[test]
+    fn validates_arguments() {
+        let invalid = [
+            json!({}),
+            json!({"nrql_query": ""}),
+            json!({"nrql_query": "   "}),
+            json!({"nrql_query": 5}),
+            json!({"nrql_query": "SELECT 1", "timeout_seconds": 4}),
+            json!({"nrql_query": "SELECT 1", "timeout_seconds": 121}),
+            json!({"nrql_query": "SELECT 1", "timeout_seconds": -1}),
+            json!({"nrql_query": "SELECT 1", "account": 1}),
+            json!({"nrql_query": "x".repeat(5000)}),
+        ];
+        for arguments in invalid {
+            assert!(matches!(plan(arguments.clone()), Err(PlanError::InvalidArguments(_))), "{arguments}");
+        }
+    }
+
+    #[test]
+    fn plans_a_cached_request_with_the_deadline_beyond_the_nrql_timeout() {
+        let planned =
+            plan(json!({"nrql_query": " SELECT count(*) FROM Transaction ", "timeout_seconds": 30})).unwrap();
+        assert_eq!(planned.timeout, Duration::from_secs(40));
+        let PlanAction::Upstream { request, .. } = &planned.action else { panic!("expected upstream") };
+        assert_eq!(request.variables["accountId"], 1_000_001);
+        assert_eq!(request.variables["nrql"], "SELECT count(*) FROM Transaction");
+        // Whitespace around the query does not split the cache.
+        let again =
+            plan(json!({"nrql_query": "SELECT count(*) FROM Transaction", "timeout_seconds": 30})).unwrap();
+        assert_eq!(planned.cache.unwrap().key, again.cache.unwrap().key);
+        let other_account = plan(
+            json!({"nrql_query": "SELECT count(*) FROM Transaction", "timeout_seconds": 30, "account_id": 2}),
+        )
+        .unwrap();
+        assert_ne!(other_account.cache.unwrap().key, again.cache.unwrap().key);
+    }
+
+    #[test]
+    fn renders_rows_metadata_and_caps() {
+        let rows: Vec<Value> = (0..150).map(|i| json!({"appName": format!("app{i}"), "count": i})).collect();
+        let data = json!({"actor": {"account": {"nrql": {"results": rows, "metadata": {"facets": ["appName"], "messages": ["sampled"]}}}}});
+        let output =
+            render_nrql(1, "q", 5, UpstreamResponse { data, pages: 1, ..Default::default() }).unwrap();
+        assert_eq!(output.structured["total"], 150);
+        assert_eq!(output.structured["shown"], 100);
+        assert!(output.text.starts_with("100 of 150 rows shown"));
+        assert!(output.text.contains("appName: app0 | count: 0"));
+        assert!(output.text.contains("note from New Relic: sampled"));
+    }
+
+    #[test]
+    fn a_null_result_is_an_actionable_error() {
+        let response = UpstreamResponse {
+            data: json!({"actor": {"account": {"nrql": null}}}),
+            partial_errors: vec!["NRDB query duration exceeded the set timeout".into()],
+            pages: 1,
+            truncated: false,
+        };
+        let error = render_nrql(1, "q", 5, response).unwrap_err();
+        assert!(error.message.contains("timed out after 5 s"), "{}", error.message);
+    }
+}
