@@ -425,6 +425,13 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_parses() {
+        let text = include_str!("../examples/newrelic-mcp.toml");
+        let file = parse_file(text).unwrap();
+        assert_eq!(file.runtime.unwrap().executor_workers, Some(20));
+    }
+
+    #[test]
     fn sandbox_needs_no_key() {
         let flags = Overrides { sandbox: true, ..Default::default() };
         let settings = resolve(&flags, &env_of(&[]), None).unwrap();
