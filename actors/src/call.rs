@@ -16,11 +16,14 @@ pub struct ToolCall {
     /// Cancelled when the client sends `notifications/cancelled` or goes away;
     /// cancels the upstream HTTP call unless other callers still wait on it.
     pub cancel: CancellationToken,
+    /// 1 for the first try; 2 when the runtime re-sends the call after a component crashed
+    /// mid-call (only read-only tools are re-executed).
+    pub attempt: u8,
 }
 
 impl ToolCall {
     pub fn new(tool: impl Into<String>, arguments: Map<String, Value>) -> Self {
-        Self { tool: tool.into(), arguments, cancel: CancellationToken::new() }
+        Self { tool: tool.into(), arguments, cancel: CancellationToken::new(), attempt: 1 }
     }
 }
 
@@ -57,6 +60,11 @@ pub struct RuntimeStats {
     pub breaker: Vec<BreakerStatus>,
     pub restarts: u64,
     pub tool_table_generation: u64,
+    /// Time from the last observed crash to its replacement being live (backoff included).
+    pub restart_latency_last_micros: u64,
+    pub restart_latency_max_micros: u64,
+    /// The supervisor gave up after too many restarts.
+    pub escalated: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

@@ -1,0 +1,180 @@
+//! One executor worker: breaker admission, the upstream call (all pages), the outcome sent
+//! to the breaker, the render, and the answer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::factory::{FactoryMessage, Job, Worker, WorkerId};
+use ractor::rpc::CallResult as RpcCallResult;
+use ractor::{ActorProcessingErr, ActorRef};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::errors::tool_error;
+use super::pagination::{merge_page, with_cursor};
+use super::{ExecutorMsg, UpstreamJob};
+use crate::breaker::{Admission, BreakerMsg, unavailable_error};
+use crate::counters::Counters;
+use crate::tool::ToolErrorKind;
+use crate::upstream::{FailureClass, Upstream, UpstreamError, UpstreamRequest, UpstreamResponse};
+
+/// How long a worker waits for the breaker's admission before going ahead without it.
+const ADMIT_TIMEOUT: Duration = Duration::from_secs(1);
+
+pub struct ExecutorWorker {
+    upstream: Arc<dyn Upstream>,
+    counters: Arc<Counters>,
+}
+
+impl ExecutorWorker {
+    pub(crate) fn new(upstream: Arc<dyn Upstream>, counters: Arc<Counters>) -> Self {
+        Self { upstream, counters }
+    }
+
+    async fn run(&self, job: UpstreamJob) {
+        let UpstreamJob { tool, request, render, deadline, timeout, cancel, breaker, mut reply } = job;
+        let result = async {
+            if cancel.is_cancelled() {
+                return Err(tool_error(&UpstreamError::new(FailureClass::Cancelled, "cancelled"), timeout));
+            }
+            if Instant::now() >= deadline {
+                return Err(tool_error(&UpstreamError::new(FailureClass::DeadlineExceeded, "late"), timeout));
+            }
+            let probe = match admit(&breaker).await {
+                Some(Admission::Rejected { retry_in }) => return Err(unavailable_error(retry_in)),
+                Some(Admission::Admitted { probe }) => probe,
+                None => {
+                    // A breaker that is restarting protects nothing; failing every call until
+                    // it is back would turn its crash into an outage.
+                    tracing::warn!(tool = %tool, "circuit breaker did not answer; calling New Relic without it");
+                    false
+                }
+            };
+            let ticket = BreakerTicket { breaker, probe, recorded: false };
+            let fetched = {
+                let _in_flight = self.counters.upstream_started();
+                fetch_all_pages(self.upstream.as_ref(), request, deadline, &cancel).await
+            };
+            ticket.record(fetched.as_ref().map(|_| ()).map_err(|error| error.class));
+            let response = fetched.map_err(|error| tool_error(&error, timeout))?;
+            render(response).map(Arc::new)
+        }
+        .await;
+        if let Err(error) = &result
+            && error.kind == ToolErrorKind::Internal
+        {
+            tracing::error!(tool = %tool, error_id = ?error.error_id, "{}", error.message);
+        }
+        reply.send(result);
+    }
+}
+
+async fn admit(breaker: &ActorRef<BreakerMsg>) -> Option<Admission> {
+    match breaker.call(BreakerMsg::Admit, Some(ADMIT_TIMEOUT)).await {
+        Ok(RpcCallResult::Success(admission)) => Some(admission),
+        _ => None,
+    }
+}
+
+/// Tells the breaker how an admitted call ended, also when the worker dies first: an
+/// unrecorded probe would otherwise hold a half-open breaker shut for good.
+struct BreakerTicket {
+    breaker: ActorRef<BreakerMsg>,
+    probe: bool,
+    recorded: bool,
+}
+
+impl BreakerTicket {
+    fn record(mut self, outcome: Result<(), FailureClass>) {
+        self.recorded = true;
+        let _ = self.breaker.cast(BreakerMsg::Record { probe: self.probe, outcome });
+    }
+}
+
+impl Drop for BreakerTicket {
+    fn drop(&mut self) {
+        if !self.recorded {
+            let _ = self
+                .breaker
+                .cast(BreakerMsg::Record { probe: self.probe, outcome: Err(FailureClass::Cancelled) });
+        }
+    }
+}
+
+/// One request, raced against the deadline and the caller's cancellation.
+async fn fetch_page(
+    upstream: &dyn Upstream,
+    request: &UpstreamRequest,
+    deadline: Instant,
+    cancel: &CancellationToken,
+) -> Result<UpstreamResponse, UpstreamError> {
+    // The upstream is polled first so that, when the token fires, it gets to abandon its
+    // HTTP call itself; the other branches only stop an upstream that ignores token and deadline.
+    tokio::select! {
+        biased;
+        result = upstream.execute(request, deadline, cancel.clone()) => result,
+        () = cancel.cancelled() => Err(UpstreamError::new(FailureClass::Cancelled, "cancelled by the caller")),
+        () = tokio::time::sleep_until(deadline) => {
+            Err(UpstreamError::new(FailureClass::DeadlineExceeded, "the call's deadline passed"))
+        }
+    }
+}
+
+/// The request, followed across pages when it paginates.
+async fn fetch_all_pages(
+    upstream: &dyn Upstream,
+    mut request: UpstreamRequest,
+    deadline: Instant,
+    cancel: &CancellationToken,
+) -> Result<UpstreamResponse, UpstreamError> {
+    let Some(pagination) = request.pagination.clone() else {
+        let response = fetch_page(upstream, &request, deadline, cancel).await?;
+        return Ok(UpstreamResponse { pages: response.pages.max(1), ..response });
+    };
+    let mut collected = None;
+    loop {
+        let page = fetch_page(upstream, &request, deadline, cancel).await?;
+        let (merged, cursor) = merge_page(collected, page, &pagination);
+        match cursor {
+            None => return Ok(merged),
+            Some(_) if merged.pages >= pagination.max_pages.max(1) => {
+                return Ok(UpstreamResponse { truncated: true, ..merged });
+            }
+            Some(cursor) => {
+                request.variables = with_cursor(&request.variables, pagination.cursor_variable, &cursor);
+                collected = Some(merged);
+            }
+        }
+    }
+}
+
+impl Worker for ExecutorWorker {
+    type Key = ();
+    type Message = ExecutorMsg;
+    type Arguments = ();
+    type State = ();
+
+    async fn pre_start(
+        &self,
+        _wid: WorkerId,
+        _factory: &ActorRef<FactoryMessage<(), ExecutorMsg>>,
+        _args: (),
+    ) -> Result<(), ActorProcessingErr> {
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        _wid: WorkerId,
+        _factory: &ActorRef<FactoryMessage<(), ExecutorMsg>>,
+        job: Job<(), ExecutorMsg>,
+        _state: &mut (),
+    ) -> Result<(), ActorProcessingErr> {
+        match job.msg {
+            ExecutorMsg::Run(job) => self.run(*job).await,
+            #[cfg(feature = "chaos")]
+            ExecutorMsg::Crash => crate::chaos::crash("executor worker"),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,187 @@
+//! The front door: where every call enters the actor runtime.
+//!
+//! It resolves the tool in its copy of the tool table, plans the call (pure), and forwards
+//! the caller's reply port: local answers go back at once, cacheable calls to their cache
+//! shard, the rest to the executor pool. It never awaits a downstream reply, so one slow
+//! query cannot stall routing.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, MessagingErr, RpcReplyPort};
+use tokio::time::Instant;
+
+use crate::cache::{CacheRequest, FillSpec, ShardMsg};
+use crate::call::{CallError, CallResult, ToolCall};
+use crate::counters::Counters;
+use crate::executor::{self, Responder, UpstreamJob};
+use crate::links::Links;
+use crate::tool::{PlanAction, PlanContext, PlanError, ToolError, ToolErrorKind, ToolTable};
+
+pub enum FrontDoorMsg {
+    Call(ToolCall, RpcReplyPort<CallResult>),
+    ListTools(RpcReplyPort<Arc<ToolTable>>),
+    /// A new snapshot from the plugin registry; older generations are ignored.
+    Table(Arc<ToolTable>),
+    /// New addresses after a restart elsewhere.
+    Rewire(Links),
+    #[cfg(feature = "chaos")]
+    Crash,
+}
+
+pub struct FrontDoor;
+
+pub struct FrontDoorArgs {
+    pub table: Arc<ToolTable>,
+    pub links: Links,
+    /// Template for every call's plan context; `now_epoch_ms` is read per call.
+    pub plan_defaults: PlanContext,
+    pub(crate) counters: Arc<Counters>,
+}
+
+pub struct FrontDoorState {
+    table: Arc<ToolTable>,
+    links: Links,
+    plan_defaults: PlanContext,
+    counters: Arc<Counters>,
+}
+
+fn now_epoch_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The answer to a retried call of a tool that may have written something.
+pub fn write_restarted_error(tool: &str) -> ToolError {
+    ToolError::new(
+        ToolErrorKind::Restarted,
+        format!(
+            "a server component restarted while '{tool}' was running; the write may or may not have been \
+             applied; check before retrying"
+        ),
+    )
+}
+
+fn executor_restarting_error() -> ToolError {
+    ToolError {
+        retry_after: Some(Duration::from_secs(1)),
+        ..ToolError::new(ToolErrorKind::Restarted, "the executor pool is restarting; retry in a moment")
+    }
+}
+
+impl FrontDoorState {
+    fn call(&self, call: ToolCall, reply: RpcReplyPort<CallResult>) {
+        if call.attempt <= 1 {
+            Counters::bump(&self.counters.calls);
+        }
+        let ToolCall { tool: name, arguments, cancel, attempt } = call;
+        let Some(tool) = self.table.get(&name) else {
+            let known = self.table.iter().map(|tool| tool.descriptor().name.clone()).collect();
+            let _ = reply.send(Err(CallError::UnknownTool { name, known }));
+            return;
+        };
+        let descriptor = tool.descriptor();
+        if attempt > 1 && !descriptor.hints.read_only {
+            let _ = reply.send(Err(CallError::Tool(write_restarted_error(&name))));
+            return;
+        }
+        let context = PlanContext { now_epoch_ms: now_epoch_ms(), ..self.plan_defaults.clone() };
+        let plan = match tool.plan(arguments, &context) {
+            Ok(plan) => plan,
+            Err(PlanError::InvalidArguments(reason)) => {
+                let _ = reply.send(Err(CallError::InvalidArguments { tool: name, reason }));
+                return;
+            }
+            Err(PlanError::Tool(error)) => {
+                let _ = reply.send(Err(CallError::Tool(error)));
+                return;
+            }
+        };
+        let (request, render) = match plan.action {
+            PlanAction::Local(output) => {
+                let _ = reply.send(Ok(Arc::new(output)));
+                return;
+            }
+            PlanAction::Upstream { request, render } => (request, render),
+        };
+        let timeout = if plan.timeout.is_zero() { self.plan_defaults.default_timeout } else { plan.timeout };
+        let fill = FillSpec { tool: plan.tool, request, render, deadline: Instant::now() + timeout, timeout };
+        match plan.cache {
+            Some(policy) if !self.links.shards.is_empty() => {
+                let shard = &self.links.shards[policy.key.shard(self.links.shards.len())];
+                let request = CacheRequest { key: policy.key, ttl: policy.ttl, fill, cancel, reply };
+                if let Err(MessagingErr::SendErr(ShardMsg::Get(request))) = shard.cast(ShardMsg::Get(request))
+                {
+                    // The shard is restarting: serve the call uncached rather than fail it.
+                    self.execute(request.fill, request.cancel, request.reply);
+                }
+            }
+            _ => self.execute(fill, cancel, reply),
+        }
+    }
+
+    fn execute(
+        &self,
+        fill: FillSpec,
+        cancel: tokio_util::sync::CancellationToken,
+        reply: RpcReplyPort<CallResult>,
+    ) {
+        let job = UpstreamJob {
+            tool: fill.tool,
+            request: fill.request,
+            render: fill.render,
+            deadline: fill.deadline,
+            timeout: fill.timeout,
+            cancel,
+            breaker: self.links.breaker.clone(),
+            reply: Responder::caller(reply),
+        };
+        if let Err(mut job) = executor::dispatch(&self.links.executor, job) {
+            job.reply.send(Err(executor_restarting_error()));
+        }
+    }
+}
+
+impl Actor for FrontDoor {
+    type Msg = FrontDoorMsg;
+    type State = FrontDoorState;
+    type Arguments = FrontDoorArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: FrontDoorArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(FrontDoorState {
+            table: args.table,
+            links: args.links,
+            plan_defaults: args.plan_defaults,
+            counters: args.counters,
+        })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        message: FrontDoorMsg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            FrontDoorMsg::Call(call, reply) => state.call(call, reply),
+            FrontDoorMsg::ListTools(reply) => {
+                let _ = reply.send(state.table.clone());
+            }
+            FrontDoorMsg::Table(table) => {
+                if table.generation >= state.table.generation {
+                    state.table = table;
+                }
+            }
+            FrontDoorMsg::Rewire(links) => state.links = links,
+            #[cfg(feature = "chaos")]
+            FrontDoorMsg::Crash => crate::chaos::crash("front door"),
+        }
+        Ok(())
+    }
+}
