@@ -37,7 +37,8 @@ async fn main() -> anyhow::Result<()> {
         let request = json!({"jsonrpc": "2.0", "id": next_id, "method": method, "params": params});
         writer.write_all(format!("{request}\n").as_bytes()).await?;
         loop {
-            let line = lines.next_line().await?.ok_or_else(|| anyhow::anyhow!("the server closed the pipe"))?;
+            let line =
+                lines.next_line().await?.ok_or_else(|| anyhow::anyhow!("the server closed the pipe"))?;
             let message: Value = serde_json::from_str(&line)?;
             if message["id"] == next_id {
                 return Ok(message);
@@ -50,11 +51,19 @@ async fn main() -> anyhow::Result<()> {
         json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "quickstart", "version": "1"}}),
     )
     .await?;
-    writeln!(out, "connected to {} {}", init["result"]["serverInfo"]["name"], init["result"]["serverInfo"]["version"])?;
+    writeln!(
+        out,
+        "connected to {} {}",
+        init["result"]["serverInfo"]["name"], init["result"]["serverInfo"]["version"]
+    )?;
 
     let tools = exchange("tools/list", json!({})).await?;
-    let names: Vec<&str> =
-        tools["result"]["tools"].as_array().into_iter().flatten().filter_map(|t| t["name"].as_str()).collect();
+    let names: Vec<&str> = tools["result"]["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
     writeln!(out, "\ntools: {}", names.join(", "))?;
 
     let calls = [
@@ -65,7 +74,10 @@ async fn main() -> anyhow::Result<()> {
             json!({"nrql_query": "SELECT average(duration), count(*) FROM Transaction FACET appName SINCE 1 hour ago"}),
         ),
         ("get_entity", json!({"name_pattern": "checkout"})),
-        ("search_entity_with_tag", json!({"tag_key": "environment", "tag_value": "production", "entity_type": "APPLICATION"})),
+        (
+            "search_entity_with_tag",
+            json!({"tag_key": "environment", "tag_value": "production", "entity_type": "APPLICATION"}),
+        ),
         ("list_alert_policies", json!({})),
         ("list_recent_issues", json!({})),
         ("convert_time_period_to_epoch_ms", json!({"time_period": "yesterday"})),
@@ -79,7 +91,6 @@ async fn main() -> anyhow::Result<()> {
             None => writeln!(out, "{response}")?,
         }
     }
-    drop(exchange);
     drop(writer);
     serving.await??;
     Ok(())

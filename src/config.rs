@@ -313,7 +313,7 @@ fn merge_faults(flags: &SandboxFile, file: Option<&SandboxFile>) -> SandboxFile 
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::panic)]
+    #![allow(clippy::unwrap_used, clippy::panic, clippy::type_complexity)]
     use std::collections::HashMap;
 
     use secrecy::ExposeSecret;

@@ -7,8 +7,15 @@
 //! - [`sanitize`]: the filter every outgoing text passes (keys, tokens, paths, backtraces).
 //! - [`tools`]: the built-in tools, one file per New Relic domain: pure plan and render.
 //! - [`mcp`]: the MCP front (rmcp), the only module that sees rmcp types.
-//! - [`server`]: wires config, sandbox, NerdGraph client and runtime, and serves stdio.
+//! - [`server`]: wires config, sandbox, NerdGraph client and runtime; serves one client.
+//! - [`logging`]: stderr logs, sanitized.
 //! - [`cli`]: the `newrelic-mcp` command line.
 
+pub mod cli;
+pub mod config;
+pub mod logging;
+pub mod mcp;
 pub mod nerdgraph;
 pub mod sanitize;
+pub mod server;
+pub mod tools;

@@ -11,24 +11,27 @@
 //! input schema) rather than with rmcp's `#[tool]` macro, because the tool list is a
 //! snapshot the plugin registry can change at run time.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use newrelic_mcp_actors::call::{CallError, ToolCall};
 use newrelic_mcp_actors::runtime::RuntimeHandle;
-use newrelic_mcp_actors::tool::{ToolDescriptor, ToolError, ToolOutput};
+use newrelic_mcp_actors::tool::{ToolDescriptor, ToolError, ToolErrorKind, ToolOutput};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData, Implementation,
     InitializeResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ProgressToken,
     ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
 };
-use rmcp::service::{RequestContext, RunningService};
+use rmcp::service::{RequestContext, ServerInitializeError};
 use rmcp::{Peer, RoleServer, ServerHandler, ServiceExt};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
-use crate::sanitize::{sanitize, sanitize_json};
+use crate::sanitize::{new_error_id, sanitize, sanitize_json};
+
+mod transport;
+
+pub use transport::LineTransport;
 
 /// When a call without an answer yet starts sending progress, and how often.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
@@ -55,10 +58,13 @@ impl McpFront {
         W: AsyncWrite + Send + Unpin + 'static,
     {
         let changes = self.runtime.subscribe_tool_changes();
-        let service: RunningService<RoleServer, Self> = self
-            .serve_with_ct((reader, writer), CancellationToken::new())
-            .await
-            .map_err(|error| ServeError::Handshake(sanitize(&error.to_string()).into_owned()))?;
+        let service = self.serve_with_ct(LineTransport::new(reader, writer), CancellationToken::new()).await;
+        let service = match service {
+            Ok(service) => service,
+            // A client that leaves before starting a session (after `server/discover`, say) is no failure.
+            Err(ServerInitializeError::ConnectionClosed(_)) => return Ok(()),
+            Err(error) => return Err(ServeError::Handshake(sanitize(&error.to_string()).into_owned())),
+        };
         let notifier = tokio::spawn(forward_tool_changes(changes, service.peer().clone()));
         let outcome = service.waiting().await;
         notifier.abort();
@@ -156,8 +162,19 @@ fn protocol_error(error: CallError) -> Result<CallToolResponse, ErrorData> {
             format!("invalid arguments for '{tool}': {}", sanitize(&reason)),
             None,
         )),
-        CallError::Tool(error) => Ok(tool_failure(&error).into()),
+        CallError::Tool(error) => Ok(tool_failure(&with_error_id(error)).into()),
     }
+}
+
+/// Internal failures get an error id that also stands in a log line, so a user's report
+/// can be matched with the server's log.
+fn with_error_id(mut error: ToolError) -> ToolError {
+    if matches!(error.kind, ToolErrorKind::Internal | ToolErrorKind::Restarted) && error.error_id.is_none() {
+        let id = new_error_id();
+        tracing::error!(error_id = %id, kind = ?error.kind, "{}", error.message);
+        error.error_id = Some(id);
+    }
+    error
 }
 
 /// Sends `notifications/progress` every second until `done` is cancelled.
@@ -232,8 +249,6 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use std::time::Duration;
 
-    use newrelic_mcp_actors::tool::ToolErrorKind;
-
     use super::*;
 
     #[test]
@@ -251,6 +266,14 @@ mod tests {
         let structured = result.structured_content.unwrap();
         assert_eq!(structured["error"]["retriable"], true);
         assert_eq!(structured["error"]["kind"], "Unavailable");
+    }
+
+    #[test]
+    fn internal_failures_carry_an_error_id() {
+        let restarted = with_error_id(ToolError::new(ToolErrorKind::Restarted, "a component restarted"));
+        let id = restarted.error_id.clone().unwrap();
+        assert!(tool_failure(&restarted).content[0].as_text().unwrap().text.contains(&id));
+        assert!(with_error_id(ToolError::new(ToolErrorKind::BadRequest, "bad NRQL")).error_id.is_none());
     }
 
     #[test]

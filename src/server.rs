@@ -48,19 +48,19 @@ pub struct Server {
 
 /// The sandbox's fault settings as its crate spells them.
 pub fn sandbox_config(settings: &SandboxSettings) -> SandboxConfig {
-    let mut config = SandboxConfig::default();
-    config.faults = FaultConfig {
-        latency: settings.latency,
-        error_5xx_rate: settings.error_5xx_rate,
-        rate_429_rate: settings.rate_429_rate,
-        retry_after_seconds: 1,
-        graphql_timeout_rate: settings.graphql_timeout_rate,
-        ..FaultConfig::default()
-    };
-    if let Some(seed) = settings.seed {
-        config.seed = seed;
+    let defaults = SandboxConfig::default();
+    SandboxConfig {
+        faults: FaultConfig {
+            latency: settings.latency,
+            error_5xx_rate: settings.error_5xx_rate,
+            rate_429_rate: settings.rate_429_rate,
+            retry_after_seconds: 1,
+            graphql_timeout_rate: settings.graphql_timeout_rate,
+            ..FaultConfig::default()
+        },
+        seed: settings.seed.unwrap_or(defaults.seed),
+        ..defaults
     }
-    config
 }
 
 impl Server {
@@ -74,7 +74,9 @@ impl Server {
                 let endpoint = Endpoint::custom(&handle.url(), LoopbackPolicy::Permit)
                     .map_err(|error| ServerError::Sandbox(error.to_string()))?;
                 let key = SecretString::from(handle.api_key().to_string());
-                let account = settings.default_account.or(Some(newrelic_mcp_sandbox::PRIMARY_ACCOUNT_ID));
+                // With no account configured, the sandbox's first account is the natural default.
+                let account =
+                    settings.default_account.or_else(|| handle.dataset().accounts.first().map(|a| a.id));
                 (endpoint, key, Some(handle), account)
             }
             Target::NewRelic { api_key, endpoint } => {
@@ -108,6 +110,11 @@ impl Server {
             _ = self.runtime.escalated() => Err(ServerError::Escalated),
             _ = shutdown => Ok(()),
         }
+    }
+
+    /// The in-process sandbox, when the server runs on one.
+    pub fn sandbox(&self) -> Option<&SandboxHandle> {
+        self.sandbox.as_ref()
     }
 
     pub async fn stop(self) {

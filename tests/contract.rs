@@ -31,7 +31,9 @@ fn every_builtin_document_validates_against_the_real_schema() {
     assert!(!documents.is_empty());
     let mut failures = Vec::new();
     for (name, document) in &documents {
-        if let Err(errors) = ExecutableDocument::parse_and_validate(&schema, *document, format!("{name}.graphql")) {
+        if let Err(errors) =
+            ExecutableDocument::parse_and_validate(&schema, *document, format!("{name}.graphql"))
+        {
             failures.push(format!("{name}:\n{}", errors.errors));
         }
     }

@@ -46,7 +46,9 @@ async fn tools_list_describes_every_tool_with_hints_and_schemas() {
     }
     let nrql = tools.iter().find(|t| t["name"] == "execute_nrql_query").unwrap();
     assert_eq!(nrql["inputSchema"]["required"], json!(["nrql_query"]));
-    assert!(nrql["inputSchema"]["properties"]["nrql_query"]["description"].as_str().unwrap().contains("NRQL"));
+    assert!(
+        nrql["inputSchema"]["properties"]["nrql_query"]["description"].as_str().unwrap().contains("NRQL")
+    );
     process.finish().await;
 }
 
@@ -55,7 +57,10 @@ async fn every_tool_answers_from_the_sandbox() {
     let (mut process, _) = McpProcess::initialized(&[]).await;
 
     let counted = process
-        .call_tool("execute_nrql_query", json!({"nrql_query": "SELECT count(*) FROM Transaction SINCE 1 hour ago"}))
+        .call_tool(
+            "execute_nrql_query",
+            json!({"nrql_query": "SELECT count(*) FROM Transaction SINCE 1 hour ago"}),
+        )
         .await;
     let count = structured_ok(&counted)["results"][0]["count"].as_f64().unwrap();
     assert!(count > 0.0, "{counted}");
@@ -76,7 +81,8 @@ async fn every_tool_answers_from_the_sandbox() {
     let tag = tags.first().expect("sandbox entities carry tags");
     let (key, value) = (tag["key"].as_str().unwrap(), tag["values"][0].as_str().unwrap());
 
-    let tagged = process.call_tool("search_entity_with_tag", json!({"tag_key": key, "tag_value": value})).await;
+    let tagged =
+        process.call_tool("search_entity_with_tag", json!({"tag_key": key, "tag_value": value})).await;
     let tagged_entities = structured_ok(&tagged)["entities"].as_array().unwrap().clone();
     assert!(tagged_entities.iter().any(|e| e["guid"] == guid.as_str()), "{tagged}");
 
@@ -86,7 +92,8 @@ async fn every_tool_answers_from_the_sandbox() {
     let issues = process.call_tool("list_recent_issues", json!({"states": ["ACTIVATED", "CLOSED"]})).await;
     assert!(structured_ok(&issues)["total"].as_u64().unwrap() > 0, "{issues}");
 
-    let period = process.call_tool("convert_time_period_to_epoch_ms", json!({"time_period": "last 30 minutes"})).await;
+    let period =
+        process.call_tool("convert_time_period_to_epoch_ms", json!({"time_period": "last 30 minutes"})).await;
     let period = structured_ok(&period);
     assert_eq!(period["duration_ms"], 1_800_000);
     process.finish().await;
@@ -100,7 +107,9 @@ async fn protocol_errors_for_unknown_tools_bad_arguments_and_unknown_methods() {
     assert_eq!(unknown["error"]["code"], INVALID_PARAMS, "{unknown}");
     assert!(unknown["error"]["message"].as_str().unwrap().contains("no_such_tool"));
 
-    for arguments in [json!({}), json!({"nrql_query": 42}), json!({"nrql_query": "SELECT 1", "timeout_seconds": 500})] {
+    for arguments in
+        [json!({}), json!({"nrql_query": 42}), json!({"nrql_query": "SELECT 1", "timeout_seconds": 500})]
+    {
         let invalid = process.call_tool("execute_nrql_query", arguments.clone()).await;
         assert_eq!(invalid["error"]["code"], INVALID_PARAMS, "{arguments} → {invalid}");
     }
@@ -119,11 +128,15 @@ async fn protocol_errors_for_unknown_tools_bad_arguments_and_unknown_methods() {
 async fn a_failing_tool_is_a_tool_error_the_model_can_read() {
     let (mut process, _) = McpProcess::initialized(&[]).await;
     let failed = process
-        .call_tool("execute_nrql_query", json!({"nrql_query": "SELECT count(*) FROM Transaction", "account_id": 999}))
+        .call_tool(
+            "execute_nrql_query",
+            json!({"nrql_query": "SELECT count(*) FROM Transaction", "account_id": 999}),
+        )
         .await;
     assert_eq!(failed["result"]["isError"], true, "{failed}");
     assert!(!text_of(&failed).is_empty());
-    let failed = process.call_tool("convert_time_period_to_epoch_ms", json!({"time_period": "whenever"})).await;
+    let failed =
+        process.call_tool("convert_time_period_to_epoch_ms", json!({"time_period": "whenever"})).await;
     assert_eq!(failed["result"]["isError"], true, "{failed}");
     assert!(text_of(&failed).contains("last 30 minutes"), "{failed}");
     process.finish().await;
@@ -172,15 +185,15 @@ async fn a_slow_call_reports_progress_and_can_be_cancelled() {
             json!({"name": "execute_nrql_query", "arguments": {"nrql_query": "SELECT count(*) FROM Log SINCE 3 hours ago"}}),
         )
         .await;
-    process.notify("notifications/cancelled", json!({"requestId": cancelled, "reason": "user gave up"})).await;
+    process
+        .notify("notifications/cancelled", json!({"requestId": cancelled, "reason": "user gave up"}))
+        .await;
     // The server stays responsive, and the cancelled call never produces a result.
     let started = std::time::Instant::now();
     let listed = process.request("tools/list", json!({})).await;
     assert!(listed["tools"].is_array());
     assert!(started.elapsed() < std::time::Duration::from_secs(2), "a cancelled call blocked the server");
-    let after = process
-        .call_tool("convert_time_period_to_epoch_ms", json!({"time_period": "today"}))
-        .await;
+    let after = process.call_tool("convert_time_period_to_epoch_ms", json!({"time_period": "today"})).await;
     structured_ok(&after);
     process.finish().await;
 }
@@ -220,11 +233,41 @@ async fn the_sandbox_command_prints_its_address_and_key() {
         .spawn()
         .unwrap();
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = tokio::time::timeout(mcp_process::EXCHANGE_LIMIT, lines.next_line()).await.unwrap().unwrap().unwrap();
-    let second = tokio::time::timeout(mcp_process::EXCHANGE_LIMIT, lines.next_line()).await.unwrap().unwrap().unwrap();
+    let first =
+        tokio::time::timeout(mcp_process::EXCHANGE_LIMIT, lines.next_line()).await.unwrap().unwrap().unwrap();
+    let second =
+        tokio::time::timeout(mcp_process::EXCHANGE_LIMIT, lines.next_line()).await.unwrap().unwrap().unwrap();
     let url = first.rsplit(' ').next().unwrap();
     assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/graphql"), "{first}");
     assert!(!url.ends_with(":0/graphql"), "the real port is printed: {first}");
     assert!(second.starts_with("API key: "), "{second}");
     child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_2026_07_28_discover_path_and_inline_requests_work_without_initialize() {
+    let mut process = McpProcess::sandbox(&[]).await;
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "e2e", "version": "0"},
+        "io.modelcontextprotocol/clientCapabilities": {}
+    });
+    let discovered = process.request("server/discover", json!({"_meta": meta})).await;
+    assert!(
+        discovered["supportedVersions"].as_array().unwrap().iter().any(|v| v == "2026-07-28"),
+        "{discovered}"
+    );
+    assert_eq!(
+        discovered["_meta"]["io.modelcontextprotocol/serverInfo"]["name"], "newrelic-mcp",
+        "{discovered}"
+    );
+    let call = process
+        .send_request(
+            "tools/call",
+            json!({"name": "convert_time_period_to_epoch_ms", "arguments": {"time_period": "last hour"}, "_meta": meta}),
+        )
+        .await;
+    let answered = process.response(call).await;
+    assert_eq!(structured_ok(&answered)["duration_ms"], 3_600_000, "{answered}");
+    process.finish().await;
 }

@@ -12,19 +12,27 @@
 //! - [`MAX_NESTING`]: the nesting depth past which [`parse`] refuses input, so hostile
 //!   queries cost an error, never the stack.
 //! - [`is_aggregator`]: whether a function name aggregates (`count`, `percentile`, …).
+//! - [`policy`]: the server's limits on what one query may cost or read ([`Policy`]), with
+//!   refusals that say how to comply ([`PolicyViolation`]).
+//! - [`template`]: queries built from typed parameters ([`Template`]) by substitution into
+//!   the syntax tree, never into the text, so no value can change a query's shape.
 
 pub mod ast;
 mod error;
 mod functions;
 mod lexer;
 mod parser;
+pub mod policy;
 mod printer;
+pub mod template;
 
 pub use error::{ParseError, ParseErrorKind, Position};
 pub use functions::is_aggregator;
 pub use lexer::{Keyword, Token, TokenKind, lex};
 pub use parser::{MAX_NESTING, parse};
+pub use policy::{Policy, PolicyViolation};
 pub use printer::print;
+pub use template::{ParamSpec, ParamType, Template, TemplateError};
 
 /// How many subqueries `query` holds, nested or not: `JOIN (…)`, `IN (SELECT …)` and
 /// scalar `(SELECT …)` each count, wherever they appear. New Relic rejects more than 3.

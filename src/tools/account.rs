@@ -33,7 +33,7 @@ pub(crate) fn check_allowed(account: i64, context: &PlanContext) -> Result<(), T
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::type_complexity)]
     use std::sync::Arc;
     use std::time::Duration;
 

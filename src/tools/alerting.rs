@@ -61,7 +61,7 @@ impl AlertingPlugin {
     pub fn new() -> Self {
         Self {
             tools: vec![
-                BuiltinTool::new(
+                BuiltinTool::shared(
                     Spec {
                         name: "list_alert_policies",
                         title: "List alert policies",
@@ -73,7 +73,7 @@ impl AlertingPlugin {
                     },
                     plan_list_alert_policies,
                 ),
-                BuiltinTool::new(
+                BuiltinTool::shared(
                     Spec {
                         name: "list_recent_issues",
                         title: "List recent issues",

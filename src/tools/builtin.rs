@@ -37,7 +37,7 @@ impl<A> BuiltinTool<A>
 where
     A: DeserializeOwned + JsonSchema + Send + 'static,
 {
-    pub(crate) fn new(spec: Spec, planner: Planner<A>) -> Arc<dyn Tool> {
+    pub(crate) fn shared(spec: Spec, planner: Planner<A>) -> Arc<dyn Tool> {
         let descriptor = ToolDescriptor {
             name: spec.name.to_string(),
             title: spec.title.to_string(),

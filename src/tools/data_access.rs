@@ -46,7 +46,7 @@ pub struct DataAccessPlugin {
 impl DataAccessPlugin {
     pub fn new() -> Self {
         Self {
-            tools: vec![BuiltinTool::new(
+            tools: vec![BuiltinTool::shared(
                 Spec {
                     name: "execute_nrql_query",
                     title: "Run an NRQL query",

@@ -66,7 +66,7 @@ impl DiscoveryPlugin {
         let cached = |seconds| Some(Duration::from_secs(seconds));
         Self {
             tools: vec![
-                BuiltinTool::new(
+                BuiltinTool::shared(
                     Spec {
                         name: "get_entity",
                         title: "Get entity",
@@ -79,7 +79,7 @@ impl DiscoveryPlugin {
                     },
                     plan_get_entity,
                 ),
-                BuiltinTool::new(
+                BuiltinTool::shared(
                     Spec {
                         name: "search_entity_with_tag",
                         title: "Search entities by tag",
@@ -91,7 +91,7 @@ impl DiscoveryPlugin {
                     },
                     plan_search_entity_with_tag,
                 ),
-                BuiltinTool::new(
+                BuiltinTool::shared(
                     Spec {
                         name: "list_available_new_relic_accounts",
                         title: "List accounts",
@@ -103,7 +103,7 @@ impl DiscoveryPlugin {
                     },
                     plan_list_accounts,
                 ),
-                BuiltinTool::new(
+                BuiltinTool::shared(
                     Spec {
                         name: "convert_time_period_to_epoch_ms",
                         title: "Convert a time period",

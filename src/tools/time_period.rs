@@ -173,7 +173,7 @@ pub fn iso(ms: i64) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::panic)]
     use super::*;
 
     // 2024-05-15T12:30:00Z, a Wednesday.

@@ -88,7 +88,10 @@ impl McpProcess {
             .await
             .expect("the server answered in time")
             .expect("stdout is readable")?;
-        Some(serde_json::from_str(&line).unwrap_or_else(|e| panic!("stdout carried a non-JSON line {line:?}: {e}")))
+        Some(
+            serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("stdout carried a non-JSON line {line:?}: {e}")),
+        )
     }
 
     /// Waits for the response to `id`, keeping notifications and other responses aside.

@@ -1,0 +1,268 @@
+//! The redaction rules: what each pattern finds and what replaces it.
+//!
+//! Rules run in order on the output of the previous one. Whole-line removals
+//! (backtraces, panics) come first, then paths (so a path never hides a key from later
+//! rules), then keys with a recognisable shape, then credentials recognised by the word
+//! before them. Every value pattern stops at a quote or backslash, so text that is
+//! itself JSON keeps its string escapes intact.
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use regex::{Captures, Regex, RegexSet};
+
+use super::{BACKTRACE, PATH, REDACTED, REDACTED_KEY};
+
+/// A line break, raw or JSON-escaped.
+const LINE_BREAK: &str = r"(?:\r?\n|\\r\\n|\\n)";
+/// The rest of a line, stopping at a raw or escaped line break and at a string's end.
+const REST_OF_LINE: &str = r#"(?:[^\r\n"\\]|\\[^nr"])*"#;
+/// What may stand right before an absolute path (kept in the output).
+const PATH_PREFIX: &str = r#"(^|[\s"'`(\[{=,:;<>|]|\\[nrt])"#;
+const UNIX_PATH_CHAR: &str = r#"[^\s"'`<>()\[\]{},;|*?\\]"#;
+/// A Windows path character; a backslash only when it does not escape a quote.
+const WINDOWS_PATH_CHAR: &str = r#"(?:[^\s"'`<>|\\]|\\[^\s"'`<>|])"#;
+/// Directories whose paths reveal a machine's layout or a user's name.
+const UNIX_ROOTS: &str = "home|root|Users|tmp|var|etc|opt|usr|srv|mnt|private|nix|rustc|Library|Volumes";
+/// A credential value after `key=` or `key: `; never starts with a marker's `[`.
+const VALUE: &str = r#"[^\s"'`,;&<>()\[\]{}:\\][^\s"'`,;&<>()\[\]{}\\]*"#;
+/// A quoted credential value, raw or JSON-escaped, with its opening quote; it may hold
+/// spaces and ends before the closing quote.
+const QUOTED_VALUE: &str = r#"\\?"[^"\\\r\n]+|'[^'\\\r\n]+"#;
+/// Words whose value is a credential.
+const CREDENTIAL_NAMES: &str = "api[_-]?key|license[_-]?key|insert[_-]?key|query[_-]?key|user[_-]?key\
+    |admin[_-]?key|ingest[_-]?key|browser[_-]?key|access[_-]?token|refresh[_-]?token|auth[_-]?token\
+    |id[_-]?token|session[_-]?token|client[_-]?secret|hmac[_-]?secret|signing[_-]?(?:key|secret)\
+    |private[_-]?key|token|secret|password|passwd|pwd|credentials?";
+
+type Replace = fn(&Captures<'_>) -> String;
+
+struct Rule {
+    regex: Regex,
+    replace: Replace,
+}
+
+/// The compiled rules, and one combined scan that tells whether any of them applies.
+pub(super) struct Rules {
+    any: RegexSet,
+    rules: Vec<Rule>,
+}
+
+static RULES: LazyLock<Option<Rules>> = LazyLock::new(|| Rules::build().ok());
+
+/// The compiled rules; `None` only if a pattern failed to compile (a unit test guards it).
+pub(super) fn compiled() -> Option<&'static Rules> {
+    RULES.as_ref()
+}
+
+fn patterns() -> Vec<(String, Replace)> {
+    vec![
+        // A backtrace: the header and every frame line under it.
+        (format!(r"(?i:stack backtrace:)[ \t]*(?:{LINE_BREAK}[ \t]*(?:\d+:|at )[ \t]*{REST_OF_LINE})*"), backtrace),
+        // `thread 'main' panicked at src/main.rs:2:5:` (the location line).
+        (format!(r"(?:thread '[^'\r\n]*' )?panicked at {REST_OF_LINE}"), backtrace),
+        // `note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace`.
+        (format!(r#"(?:note:[^\r\n"\\]*?)?RUST_BACKTRACE{REST_OF_LINE}"#), backtrace),
+        (r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?s:.*?)(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)".to_owned(), key),
+        // user:password@ in a URL.
+        (
+            r#"(?i)((?:https?|wss?|ftp|postgres(?:ql)?|mysql|redis|amqps?|mongodb(?:\+srv)?)://)[^/\s:@'"<>\\]+:[^/\s@'"<>\\]+@"#
+                .to_owned(),
+            url_credentials,
+        ),
+        (format!(r"{PATH_PREFIX}(/(?:{UNIX_ROOTS})/{UNIX_PATH_CHAR}+)"), path_after_prefix),
+        (format!(r"{PATH_PREFIX}([A-Za-z]:\\{WINDOWS_PATH_CHAR}*)"), path_after_prefix),
+        (format!(r"{PATH_PREFIX}(\\\\[A-Za-z0-9._$-]+\\{WINDOWS_PATH_CHAR}*)"), path_after_prefix),
+        (format!(r"{PATH_PREFIX}(~/{UNIX_PATH_CHAR}+)"), path_after_prefix),
+        // A source location such as `src/server.rs:42:7`.
+        (r"[A-Za-z0-9_.\-/]*[A-Za-z0-9_\-]\.rs:\d+(?::\d+)?".to_owned(), path),
+        // New Relic User (NRAK), admin, insert, query, browser and REST keys.
+        (r"NR(?:AK|AA|II|IQ|JS|BR|RA|SP)-[A-Za-z0-9]{6,}".to_owned(), key),
+        // License keys: 40 characters ending in NRAL (EU keys start with `eu01xx`).
+        (r"[A-Za-z0-9]{36}NRAL(?-u:\b)".to_owned(), key),
+        (r"(?-u:\b)(?:AKIA|ASIA)[0-9A-Z]{16}(?-u:\b)".to_owned(), key),
+        (
+            r#"(?i)((?:proxy-)?authorization\\?["']?[ \t]*[:=][ \t]*\\?["']?)((?:bearer|basic|digest|token|nrmcp1-hmac-sha256)[ \t]+)?([^\s"',;\\\[][^\s"',;\\]*)"#
+                .to_owned(),
+            authorization,
+        ),
+        (r"(?i)(?-u:\b)(bearer[ \t]+)([A-Za-z0-9\-._~+/]+=*)".to_owned(), bearer),
+        (
+            format!(
+                r#"(?i)(\\?["']?)((?:x-)?(?:{CREDENTIAL_NAMES}))(\\?["']?[ \t]*[:=][ \t]*)({QUOTED_VALUE}|{VALUE})"#
+            ),
+            credential_pair,
+        ),
+        // A long hex or base64 secret right after a word that announces one.
+        (
+            r#"(?i)((?:key|secret|token|hmac|signature|password|passphrase)(?:[ \t]+(?:(?:is|was|of)[ \t]+)?(?:[:=][ \t]*)?|[ \t]*[:=][ \t]*)\\?["']?)([A-Za-z0-9+/_\-]{32,}={0,2})"#
+                .to_owned(),
+            announced_secret,
+        ),
+    ]
+}
+
+impl Rules {
+    fn build() -> Result<Self, regex::Error> {
+        let table = patterns();
+        let any = RegexSet::new(table.iter().map(|(pattern, _)| pattern.as_str()))?;
+        let rules = table
+            .into_iter()
+            .map(|(pattern, replace)| Ok(Rule { regex: Regex::new(&pattern)?, replace }))
+            .collect::<Result<Vec<_>, regex::Error>>()?;
+        Ok(Self { any, rules })
+    }
+
+    /// One pass of every rule; borrowed when nothing changed.
+    pub(super) fn apply<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        if !self.any.is_match(text) {
+            return Cow::Borrowed(text);
+        }
+        let mut current: Cow<'t, str> = Cow::Borrowed(text);
+        for rule in &self.rules {
+            let changed =
+                match rule.regex.replace_all(&current, |captures: &Captures<'_>| (rule.replace)(captures)) {
+                    Cow::Borrowed(_) => None,
+                    Cow::Owned(changed) => Some(changed),
+                };
+            if let Some(changed) = changed {
+                current = Cow::Owned(changed);
+            }
+        }
+        if current == text { Cow::Borrowed(text) } else { current }
+    }
+}
+
+fn group<'c>(captures: &'c Captures<'_>, index: usize) -> &'c str {
+    captures.get(index).map_or("", |found| found.as_str())
+}
+
+fn backtrace(_: &Captures<'_>) -> String {
+    BACKTRACE.to_owned()
+}
+
+fn key(_: &Captures<'_>) -> String {
+    REDACTED_KEY.to_owned()
+}
+
+fn path(_: &Captures<'_>) -> String {
+    PATH.to_owned()
+}
+
+fn path_after_prefix(captures: &Captures<'_>) -> String {
+    format!("{}{PATH}", group(captures, 1))
+}
+
+fn url_credentials(captures: &Captures<'_>) -> String {
+    format!("{}{REDACTED}@", group(captures, 1))
+}
+
+/// True when a value looks like a secret rather than a word: long, or mixing digits
+/// and letters.
+fn looks_like_credential(value: &str) -> bool {
+    let has_digit = value.bytes().any(|b| b.is_ascii_digit());
+    let has_letter = value.bytes().any(|b| b.is_ascii_alphabetic());
+    value.len() >= 24 || (value.len() >= 8 && has_digit && has_letter)
+}
+
+fn authorization(captures: &Captures<'_>) -> String {
+    let scheme = group(captures, 2);
+    let value = group(captures, 3);
+    // `Authorization: required` is prose, not a header.
+    if scheme.is_empty() && value.len() < 16 && value.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return group(captures, 0).to_owned();
+    }
+    format!("{}{scheme}{REDACTED}", group(captures, 1))
+}
+
+fn bearer(captures: &Captures<'_>) -> String {
+    if looks_like_credential(group(captures, 2)) {
+        format!("{}{REDACTED}", group(captures, 1))
+    } else {
+        group(captures, 0).to_owned()
+    }
+}
+
+fn credential_pair(captures: &Captures<'_>) -> String {
+    let quote = group(captures, 1);
+    let name = group(captures, 2);
+    let separator = group(captures, 3);
+    let value = group(captures, 4);
+    let opening = value.len() - value.trim_start_matches(['\\', '"', '\'']).len();
+    let (value_quote, value) = value.split_at(opening);
+    // Bare `token:` is common in parser errors ("unexpected token: FROM"); only a
+    // secret-looking value counts there.
+    let generic =
+        ["token", "pwd", "credential", "credentials"].iter().any(|word| name.eq_ignore_ascii_case(word));
+    let needs_evidence = generic && quote.is_empty() && !separator.contains('=');
+    if needs_evidence && !looks_like_credential(value) {
+        return group(captures, 0).to_owned();
+    }
+    format!("{quote}{name}{separator}{value_quote}{REDACTED}")
+}
+
+fn announced_secret(captures: &Captures<'_>) -> String {
+    let blob = group(captures, 2);
+    let has_digit = blob.bytes().any(|b| b.is_ascii_digit());
+    let has_letter = blob.bytes().any(|b| b.is_ascii_alphabetic());
+    if has_digit && has_letter {
+        format!("{}{REDACTED}", group(captures, 1))
+    } else {
+        group(captures, 0).to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn every_rule_compiles() {
+        let built = Rules::build();
+        assert!(built.is_ok(), "{:?}", built.err());
+        assert!(compiled().is_some());
+    }
+
+    #[test]
+    fn credential_evidence() {
+        let cases = [
+            ("FROM", false),
+            ("abcdefgh", false),
+            ("abc12345", true),
+            ("12345678", false),
+            ("abcdefghijklmnopqrstuvwx", true),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(looks_like_credential(value), expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn each_rule_fires_on_its_own_example() {
+        let cases = [
+            ("stack backtrace:\n   0: main\n             at ./x", "[backtrace removed]"),
+            ("thread 'main' panicked at src/main.rs:2:5:", "[backtrace removed]"),
+            ("note: run with `RUST_BACKTRACE=1` to see more", "[backtrace removed]"),
+            ("-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----", "[redacted key]"),
+            ("https://bob:pa55@example.com/x", "https://[redacted]@example.com/x"),
+            ("open /home/bob/x.toml", "open [path]"),
+            (r"open C:\Users\bob\x.toml", "open [path]"),
+            (r"open \\fileserver\share\x.toml", "open [path]"),
+            ("open ~/x.toml", "open [path]"),
+            ("at src/main.rs:2:5", "at [path]"),
+            ("NRAK-ABCDEFGHIJKLMNOPQRSTUVWXYZ0", "[redacted key]"),
+            ("0123456789abcdef0123456789abcdef0123NRAL", "[redacted key]"),
+            ("AKIAABCDEFGHIJKLMNOP", "[redacted key]"),
+            ("Authorization: Basic dXNlcjpwYXNz", "Authorization: Basic [redacted]"),
+            ("bearer abc123def456", "bearer [redacted]"),
+            ("password=hunter2", "password=[redacted]"),
+            ("signing key 3f9a0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b", "signing key [redacted]"),
+        ];
+        let rules = compiled().unwrap();
+        for (input, expected) in cases {
+            assert_eq!(rules.apply(input), expected, "{input}");
+        }
+    }
+}
