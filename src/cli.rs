@@ -7,9 +7,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{self, LogFormat, Overrides, SandboxFile, SandboxSettings};
-use crate::logging;
-use crate::server::{self, Server};
+use crate::config::{LogFormat, SandboxFile};
+
+mod nrql;
+mod sandbox;
+mod serve;
 
 #[derive(Debug, Parser)]
 #[command(name = "newrelic-mcp", version, about = "A Model Context Protocol server for New Relic")]
@@ -24,6 +26,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run the built-in NerdGraph sandbox alone, printing its address and API key.
     Sandbox(SandboxArgs),
+    /// Check or explain NRQL offline.
+    #[command(subcommand)]
+    Nrql(nrql::NrqlCommand),
 }
 
 #[derive(Debug, Args)]
@@ -117,96 +122,13 @@ pub fn main() -> ExitCode {
         Err(error) => return fail(1, &format!("cannot start the async runtime: {error}")),
     };
     match cli.command {
-        Command::Serve(args) => runtime.block_on(serve(args)),
-        Command::Sandbox(args) => runtime.block_on(sandbox(args)),
+        Command::Serve(args) => runtime.block_on(serve::serve(args)),
+        Command::Sandbox(args) => runtime.block_on(sandbox::sandbox(args)),
+        Command::Nrql(command) => nrql::run(command),
     }
 }
 
-fn fail(code: u8, message: &str) -> ExitCode {
+pub(crate) fn fail(code: u8, message: &str) -> ExitCode {
     let _ = writeln!(std::io::stderr(), "newrelic-mcp: {}", crate::sanitize::sanitize(message));
     ExitCode::from(code)
-}
-
-async fn serve(args: ServeArgs) -> ExitCode {
-    let overrides = Overrides {
-        config_file: args.config.clone(),
-        sandbox: args.sandbox,
-        account_id: args.account_id,
-        region: args.region,
-        nerdgraph_url: args.nerdgraph_url,
-        allow_local_endpoint: args.allow_local_endpoint,
-        allowed_accounts: args.allowed_accounts,
-        log_format: args.log_format,
-        cache_shards: args.cache_shards,
-        executor_workers: args.executor_workers,
-        executor_queue: args.executor_queue,
-        sandbox_faults: args.faults.to_file(),
-    };
-    let file = match &overrides.config_file {
-        Some(path) => match config::read_file(path) {
-            Ok(file) => Some(file),
-            Err(error) => return fail(error.exit_code(), &error.to_string()),
-        },
-        None => None,
-    };
-    let settings = match config::resolve(&overrides, &|name| std::env::var(name).ok(), file) {
-        Ok(settings) => settings,
-        Err(error) => return fail(error.exit_code(), &error.to_string()),
-    };
-    logging::init(settings.log_format);
-    let server = match Server::start(&settings).await {
-        Ok(server) => server,
-        Err(error) => return fail(error.exit_code(), &error.to_string()),
-    };
-    tracing::info!(sandbox = args.sandbox, "newrelic-mcp serving MCP on stdio");
-    let (reader, writer) = crate::mcp::stdio_transport();
-    let outcome = server.serve(reader, writer, server::shutdown_signal()).await;
-    server.stop().await;
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!("{error}");
-            fail(error.exit_code(), &error.to_string())
-        }
-    }
-}
-
-async fn sandbox(args: SandboxArgs) -> ExitCode {
-    logging::init(LogFormat::Text);
-    let faults = args.faults.to_file();
-    let settings = SandboxSettings {
-        latency: std::time::Duration::from_millis(faults.latency_ms.unwrap_or(0)),
-        error_5xx_rate: faults.error_5xx_rate.unwrap_or(0.0),
-        rate_429_rate: faults.rate_429_rate.unwrap_or(0.0),
-        graphql_timeout_rate: faults.graphql_timeout_rate.unwrap_or(0.0),
-        seed: faults.seed,
-    };
-    let mut config = server::sandbox_config(&settings);
-    if let Some(key) = args.api_key {
-        config.api_key = key;
-    }
-    let listener = match tokio::net::TcpListener::bind(args.listen).await {
-        Ok(listener) => listener,
-        Err(error) => return fail(1, &format!("cannot listen on {}: {error}", args.listen)),
-    };
-    let address = match listener.local_addr() {
-        Ok(address) => address,
-        Err(error) => return fail(1, &format!("cannot read the listening address: {error}")),
-    };
-    let url = format!("http://{address}/graphql");
-    // The key is printed on purpose: it is the sandbox's own, and the user needs it.
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "sandbox NerdGraph listening on {url}");
-    let _ = writeln!(out, "API key: {}", config.api_key);
-    let _ = writeln!(
-        out,
-        "use it with: NEW_RELIC_API_KEY={} NEW_RELIC_NERDGRAPH_URL={url} newrelic-mcp serve --allow-local-endpoint",
-        config.api_key
-    );
-    let _ = out.flush();
-    drop(out);
-    match newrelic_mcp_sandbox::run(listener, config, server::shutdown_signal()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => fail(1, &error.to_string()),
-    }
 }

@@ -50,7 +50,8 @@ async fn cancelling_a_call_aborts_its_upstream_request() {
 
         eventually("the query to reach the sandbox", || sandbox.stats().in_flight >= 1).await;
         assert_eq!(sandbox.stats().cancelled, 0);
-        send(json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 2}})).await;
+        send(json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 2}}))
+            .await;
         eventually("the sandbox to see its client go away", || sandbox.stats().cancelled >= 1).await;
         assert_eq!(sandbox.stats().in_flight, 0);
     };
