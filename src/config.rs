@@ -11,6 +11,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::nerdgraph::endpoint::{Endpoint, EndpointError, LoopbackPolicy, Region};
+use newrelic_mcp_nrql::Policy;
 
 /// The configuration file, every field optional. Unknown keys are refused.
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
@@ -32,8 +33,22 @@ pub struct FileConfig {
     pub log_format: Option<LogFormat>,
     /// Runtime sizing.
     pub runtime: Option<RuntimeFile>,
+    /// Rules every NRQL query must pass before it leaves the server.
+    pub nrql: Option<NrqlFile>,
     /// The built-in sandbox's fault injection (only with `--sandbox`).
     pub sandbox: Option<SandboxFile>,
+}
+
+/// `[nrql]` in the configuration file.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NrqlFile {
+    /// Longest time window a query may span, in days (default 30).
+    pub max_window_days: Option<u64>,
+    /// Highest LIMIT a query may ask for (default 1000; New Relic's own maximum is 5000).
+    pub max_limit: Option<u32>,
+    /// Event types queries may read; any other is refused. Default: all.
+    pub allowed_event_types: Option<Vec<String>>,
 }
 
 /// `[runtime]` in the configuration file.
@@ -123,6 +138,8 @@ pub struct Settings {
     pub executor_workers: usize,
     pub executor_queue: usize,
     pub default_timeout: Duration,
+    /// Checked before any NRQL query leaves the server.
+    pub nrql_policy: Policy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -269,6 +286,34 @@ pub fn resolve(
         Target::NewRelic { api_key: SecretString::from(api_key), endpoint }
     };
 
+    let nrql = file.nrql.clone().unwrap_or_default();
+    let defaults = Policy::default();
+    let max_limit = nrql.max_limit.unwrap_or(defaults.max_limit);
+    if max_limit == 0 || max_limit > newrelic_mcp_nrql::policy::NEW_RELIC_MAX_LIMIT {
+        return Err(ConfigError::BadValue {
+            name: "nrql.max_limit",
+            value: max_limit.to_string(),
+            expected: "from 1 to 5000 (New Relic's own maximum)",
+        });
+    }
+    let nrql_policy = Policy {
+        max_window: match nrql.max_window_days {
+            Some(0) => {
+                return Err(ConfigError::BadValue {
+                    name: "nrql.max_window_days",
+                    value: "0".into(),
+                    expected: "at least 1",
+                });
+            }
+            Some(days) => Duration::from_secs(days.saturating_mul(86_400)),
+            None => defaults.max_window,
+        },
+        max_limit,
+        allowed_event_types: nrql.allowed_event_types.clone(),
+        allowed_accounts: allowed_accounts.clone(),
+        ..defaults
+    };
+
     let positive = |name: &'static str, value: Option<usize>, default: usize| match value {
         Some(0) => Err(ConfigError::BadValue { name, value: "0".into(), expected: "at least 1" }),
         Some(value) => Ok(value),
@@ -297,6 +342,7 @@ pub fn resolve(
         )?,
         executor_queue: positive("executor_queue", overrides.executor_queue.or(runtime.executor_queue), 256)?,
         default_timeout: Duration::from_secs(runtime.default_timeout_seconds.unwrap_or(30).clamp(1, 300)),
+        nrql_policy,
     })
 }
 
@@ -422,6 +468,23 @@ mod tests {
         let settings = resolve(&flags, &env, None).unwrap();
         let Target::NewRelic { endpoint, .. } = settings.target else { panic!("expected New Relic") };
         assert!(endpoint.is_loopback());
+    }
+
+    #[test]
+    fn nrql_policy_comes_from_the_file_and_the_allowed_accounts() {
+        let file = parse_file("allowed_accounts = [1]\n[nrql]\nmax_window_days = 7\nmax_limit = 100\nallowed_event_types = [\"Log\"]\n").unwrap();
+        let flags = Overrides { sandbox: true, ..Default::default() };
+        let policy = resolve(&flags, &env_of(&[]), Some(file)).unwrap().nrql_policy;
+        assert_eq!(policy.max_window, Duration::from_secs(7 * 86_400));
+        assert_eq!(policy.max_limit, 100);
+        assert_eq!(policy.allowed_event_types, Some(vec!["Log".to_string()]));
+        assert_eq!(policy.allowed_accounts, Some(vec![1]));
+        for bad in ["[nrql]\nmax_limit = 6000", "[nrql]\nmax_window_days = 0", "[nrql]\nmax_rows = 5"] {
+            let outcome = parse_file(bad).map_err(|e| e.to_string()).and_then(|file| {
+                resolve(&flags, &env_of(&[]), Some(file)).map(|_| ()).map_err(|e| e.to_string())
+            });
+            assert!(outcome.is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::mcp::{McpFront, ServeError};
 use crate::nerdgraph::endpoint::{Endpoint, LoopbackPolicy};
 use crate::nerdgraph::{ClientConfig, NerdGraphClient};
 use crate::tools;
+use crate::tools::data_access::NrqlSettings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -86,7 +87,9 @@ impl Server {
         let client = NerdGraphClient::new(ClientConfig::new(endpoint, api_key))
             .map_err(|error| ServerError::Client(error.to_string()))?;
         let config = runtime_config(settings, default_account);
-        let runtime = Runtime::start(config, Arc::new(client), tools::builtin_plugins())
+        let tool_settings =
+            tools::ToolSettings { nrql: NrqlSettings { policy: Arc::new(settings.nrql_policy.clone()) } };
+        let runtime = Runtime::start(config, Arc::new(client), tools::builtin_plugins_with(&tool_settings))
             .await
             .map_err(|error| ServerError::Runtime(error.to_string()))?;
         Ok(Self { runtime, sandbox })

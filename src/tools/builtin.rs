@@ -24,20 +24,36 @@ pub(crate) struct Spec {
     pub cache_ttl: Option<Duration>,
 }
 
-type Planner<A> = fn(A, &PlanContext, &ToolDescriptor) -> Result<Plan, PlanError>;
+type Planner<S, A> = fn(&S, A, &PlanContext, &ToolDescriptor) -> Result<Plan, PlanError>;
+type StatelessPlanner<A> = fn(A, &PlanContext, &ToolDescriptor) -> Result<Plan, PlanError>;
 
-/// A tool whose arguments deserialize into `A` and whose plan is a plain function.
-pub(crate) struct BuiltinTool<A> {
+/// A tool whose arguments deserialize into `A` and whose plan is a plain function of them,
+/// the call's context and the tool's fixed settings `S`.
+pub(crate) struct BuiltinTool<S, A> {
     descriptor: ToolDescriptor,
-    planner: Planner<A>,
+    settings: S,
+    planner: Planner<S, A>,
     arguments: PhantomData<fn() -> A>,
 }
 
-impl<A> BuiltinTool<A>
+impl<A> BuiltinTool<StatelessPlanner<A>, A>
 where
     A: DeserializeOwned + JsonSchema + Send + 'static,
 {
-    pub(crate) fn shared(spec: Spec, planner: Planner<A>) -> Arc<dyn Tool> {
+    /// A tool that needs nothing but its arguments and the call's context.
+    pub(crate) fn shared(spec: Spec, planner: StatelessPlanner<A>) -> Arc<dyn Tool> {
+        BuiltinTool::with_state(spec, planner, |planner, args, context, descriptor| {
+            planner(args, context, descriptor)
+        })
+    }
+}
+
+impl<S, A> BuiltinTool<S, A>
+where
+    S: Send + Sync + 'static,
+    A: DeserializeOwned + JsonSchema + Send + 'static,
+{
+    pub(crate) fn with_state(spec: Spec, settings: S, planner: Planner<S, A>) -> Arc<dyn Tool> {
         let descriptor = ToolDescriptor {
             name: spec.name.to_string(),
             title: spec.title.to_string(),
@@ -48,12 +64,13 @@ where
             hints: spec.hints,
             cache_ttl: spec.cache_ttl,
         };
-        Arc::new(Self { descriptor, planner, arguments: PhantomData })
+        Arc::new(Self { descriptor, settings, planner, arguments: PhantomData })
     }
 }
 
-impl<A> Tool for BuiltinTool<A>
+impl<S, A> Tool for BuiltinTool<S, A>
 where
+    S: Send + Sync + 'static,
     A: DeserializeOwned + JsonSchema + Send + 'static,
 {
     fn descriptor(&self) -> &ToolDescriptor {
@@ -63,7 +80,7 @@ where
     fn plan(&self, arguments: Map<String, Value>, context: &PlanContext) -> Result<Plan, PlanError> {
         let parsed: A = serde_json::from_value(Value::Object(arguments))
             .map_err(|error| PlanError::InvalidArguments(error.to_string()))?;
-        (self.planner)(parsed, context, &self.descriptor)
+        (self.planner)(&self.settings, parsed, context, &self.descriptor)
     }
 }
 

@@ -8,6 +8,7 @@ use newrelic_mcp_actors::tool::{
     ToolOutput,
 };
 use newrelic_mcp_actors::upstream::{RequestKind, UpstreamRequest, UpstreamResponse};
+use newrelic_mcp_nrql::Policy;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -43,10 +44,18 @@ pub struct DataAccessPlugin {
     tools: Vec<Arc<dyn Tool>>,
 }
 
+/// What `execute_nrql_query` needs besides its arguments.
+#[derive(Debug, Clone, Default)]
+pub struct NrqlSettings {
+    /// Checked before any query leaves the server.
+    pub policy: Arc<Policy>,
+}
+
 impl DataAccessPlugin {
-    pub fn new() -> Self {
+    pub fn new(settings: NrqlSettings) -> Self {
+        let policy = settings.policy;
         Self {
-            tools: vec![BuiltinTool::shared(
+            tools: vec![BuiltinTool::with_state(
                 Spec {
                     name: "execute_nrql_query",
                     title: "Run an NRQL query",
@@ -58,6 +67,7 @@ impl DataAccessPlugin {
                     hints: ToolHints::READ,
                     cache_ttl: Some(Duration::from_secs(30)),
                 },
+                policy,
                 plan_execute_nrql_query,
             )],
         }
@@ -66,7 +76,7 @@ impl DataAccessPlugin {
 
 impl Default for DataAccessPlugin {
     fn default() -> Self {
-        Self::new()
+        Self::new(NrqlSettings::default())
     }
 }
 
@@ -99,6 +109,7 @@ pub struct ExecuteNrqlQueryArgs {
 }
 
 fn plan_execute_nrql_query(
+    policy: &Arc<Policy>,
     args: ExecuteNrqlQueryArgs,
     context: &PlanContext,
     descriptor: &ToolDescriptor,
@@ -121,6 +132,16 @@ fn plan_execute_nrql_query(
         )));
     }
     let account = resolve_account(args.account_id, context)?;
+    // Parsed here first, so a typo or a policy breach costs no call to New Relic.
+    let parsed = newrelic_mcp_nrql::parse(&query).map_err(|error| {
+        ToolError::new(
+            ToolErrorKind::BadRequest,
+            format!("NRQL syntax error: {error}; fix the query and retry"),
+        )
+    })?;
+    policy
+        .check_call(&parsed, &[account], context.now_epoch_ms)
+        .map_err(|violation| ToolError::new(ToolErrorKind::Policy, violation.to_string()))?;
     let nrql_timeout = args.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS);
     let request = UpstreamRequest {
         operation: "NrqlQuery",
@@ -130,7 +151,9 @@ fn plan_execute_nrql_query(
         pagination: None,
         experimental_opt_in: None,
     };
-    let normalised = json!({ "nrql_query": query, "timeout_seconds": args.timeout_seconds });
+    // Spelling that does not change the query (case, spacing) does not split the cache.
+    let normalised =
+        json!({ "nrql_query": newrelic_mcp_nrql::print(&parsed), "timeout_seconds": args.timeout_seconds });
     let timeout = Duration::from_secs(nrql_timeout) + TRANSPORT_ALLOWANCE;
     Ok(upstream_plan(descriptor, Some(account), &normalised, request, timeout, move |response| {
         render_nrql(account, &query, nrql_timeout, response)
@@ -191,7 +214,8 @@ mod tests {
 
     fn plan(arguments: Value) -> Result<Plan, PlanError> {
         let Value::Object(arguments) = arguments else { panic!("arguments must be an object") };
-        DataAccessPlugin::new().tools()[0].plan(arguments, &context())
+        DataAccessPlugin::new(NrqlSettings { policy: Arc::new(Policy::default()) }).tools()[0]
+            .plan(arguments, &context())
     }
 
     #[test]
@@ -229,6 +253,36 @@ mod tests {
         )
         .unwrap();
         assert_ne!(other_account.cache.unwrap().key, again.cache.unwrap().key);
+    }
+
+    #[test]
+    fn syntax_errors_and_policy_breaches_never_leave_the_server() {
+        let cases = [
+            ("SELCT count(*) FROM Transaction", ToolErrorKind::BadRequest, "did you mean SELECT"),
+            (
+                "SELECT count(*) FROM Transaction WHERE name = 'x",
+                ToolErrorKind::BadRequest,
+                "unterminated string",
+            ),
+            ("SELECT * FROM Transaction LIMIT 5000", ToolErrorKind::Policy, "LIMIT"),
+            ("SELECT count(*) FROM Transaction SINCE 90 days ago", ToolErrorKind::Policy, "30"),
+        ];
+        for (query, kind, needle) in cases {
+            match plan(json!({ "nrql_query": query })) {
+                Err(PlanError::Tool(error)) => {
+                    assert_eq!(error.kind, kind, "{query}: {}", error.message);
+                    assert!(error.message.contains(needle), "{query}: {}", error.message);
+                }
+                other => panic!("{query}: expected a tool error, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn case_and_spacing_do_not_split_the_cache() {
+        let a = plan(json!({"nrql_query": "select count(*) from Transaction since 1 hour ago"})).unwrap();
+        let b = plan(json!({"nrql_query": "SELECT   count(*)\nFROM Transaction SINCE 1 HOUR AGO"})).unwrap();
+        assert_eq!(a.cache.unwrap().key, b.cache.unwrap().key);
     }
 
     #[test]
