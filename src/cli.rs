@@ -9,7 +9,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{LogFormat, SandboxFile};
 
+mod loadtest;
 mod nrql;
+mod plugins;
 mod sandbox;
 mod serve;
 
@@ -29,6 +31,12 @@ pub enum Command {
     /// Check or explain NRQL offline.
     #[command(subcommand)]
     Nrql(nrql::NrqlCommand),
+    /// Check plugin manifests offline, or make a running server reload its plugins.
+    #[command(subcommand)]
+    Plugins(plugins::PluginsCommand),
+    /// Drive concurrent tool calls at an MCP server (by default this one, on its sandbox) and
+    /// report throughput, latency percentiles, errors and cache figures.
+    Loadtest(loadtest::LoadtestArgs),
 }
 
 #[derive(Debug, Args)]
@@ -66,6 +74,26 @@ pub struct ServeArgs {
     /// Calls that may wait for a worker before new ones are refused (default 256).
     #[arg(long)]
     pub executor_queue: Option<usize>,
+    /// NRQL queries sent per account per minute at most (default 3000, New Relic's limit).
+    #[arg(long)]
+    pub nrql_per_minute: Option<u32>,
+    /// Crash a random runtime component about every N milliseconds (jittered), to watch
+    /// supervision at work. Exists only in builds with the `chaos` feature.
+    #[cfg(feature = "chaos")]
+    #[arg(long, value_name = "N")]
+    pub chaos_interval_ms: Option<u64>,
+    /// Only tools of these categories, comma-separated [env: NEW_RELIC_MCP_ENABLED_CATEGORIES].
+    #[arg(long, value_delimiter = ',')]
+    pub enabled_categories: Option<Vec<String>>,
+    /// Only these tools, comma-separated [env: NEW_RELIC_MCP_ENABLED_TOOLS].
+    #[arg(long, value_delimiter = ',')]
+    pub enabled_tools: Option<Vec<String>>,
+    /// Never these tools, comma-separated [env: NEW_RELIC_MCP_DISABLED_TOOLS].
+    #[arg(long, value_delimiter = ',')]
+    pub disabled_tools: Option<Vec<String>>,
+    /// A directory of plugin manifests (*.toml), loaded and watched [env: NEW_RELIC_MCP_PLUGIN_DIR].
+    #[arg(long, value_name = "DIR")]
+    pub plugin_dir: Option<PathBuf>,
     #[command(flatten)]
     pub faults: FaultArgs,
 }
@@ -125,6 +153,8 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => runtime.block_on(serve::serve(args)),
         Command::Sandbox(args) => runtime.block_on(sandbox::sandbox(args)),
         Command::Nrql(command) => nrql::run(command),
+        Command::Plugins(command) => plugins::run(command),
+        Command::Loadtest(args) => runtime.block_on(loadtest::loadtest(args)),
     }
 }
 

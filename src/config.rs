@@ -11,6 +11,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::nerdgraph::endpoint::{Endpoint, EndpointError, LoopbackPolicy, Region};
+use newrelic_mcp_actors::tool::ToolFilter;
 use newrelic_mcp_nrql::Policy;
 
 /// The configuration file, every field optional. Unknown keys are refused.
@@ -31,6 +32,14 @@ pub struct FileConfig {
     pub allowed_accounts: Option<Vec<i64>>,
     /// Log line format on stderr: `text` or `json`.
     pub log_format: Option<LogFormat>,
+    /// Only tools of these categories are offered (default: all).
+    pub enabled_categories: Option<Vec<String>>,
+    /// Only these tools are offered (after categories).
+    pub enabled_tools: Option<Vec<String>>,
+    /// These tools are never offered.
+    pub disabled_tools: Option<Vec<String>>,
+    /// A directory of plugin manifests (`*.toml`), loaded at start and watched for changes.
+    pub plugin_dir: Option<PathBuf>,
     /// Runtime sizing.
     pub runtime: Option<RuntimeFile>,
     /// Rules every NRQL query must pass before it leaves the server.
@@ -65,6 +74,16 @@ pub struct RuntimeFile {
     pub executor_queue: Option<usize>,
     /// Deadline of a call whose tool sets none, in seconds (default 30).
     pub default_timeout_seconds: Option<u64>,
+    /// NRQL queries this server sends per account per minute (default 3000, New Relic's own
+    /// limit); past it a query is refused with a retry time. Cache hits do not count.
+    pub nrql_per_minute: Option<u32>,
+    /// Attempts per NerdGraph read, the first included (default 5): at a 30% transient
+    /// failure rate more than 99.7% of reads still succeed.
+    pub upstream_attempts: Option<u32>,
+    /// Consecutive failed NerdGraph calls that open the circuit breaker (default 5).
+    pub breaker_failure_threshold: Option<u32>,
+    /// How long an open breaker fails calls at once before probing again, in seconds (default 10).
+    pub breaker_open_seconds: Option<u64>,
 }
 
 /// `[sandbox]` in the configuration file.
@@ -105,7 +124,12 @@ pub struct Overrides {
     pub cache_shards: Option<usize>,
     pub executor_workers: Option<usize>,
     pub executor_queue: Option<usize>,
+    pub nrql_per_minute: Option<u32>,
     pub sandbox_faults: SandboxFile,
+    pub enabled_categories: Option<Vec<String>>,
+    pub enabled_tools: Option<Vec<String>>,
+    pub disabled_tools: Option<Vec<String>>,
+    pub plugin_dir: Option<PathBuf>,
 }
 
 /// Where tool calls go.
@@ -138,8 +162,20 @@ pub struct Settings {
     pub executor_workers: usize,
     pub executor_queue: usize,
     pub default_timeout: Duration,
+    /// NRQL queries sent per account per minute at most.
+    pub nrql_per_minute: u32,
+    /// Attempts per NerdGraph read, the first included.
+    pub upstream_attempts: u32,
+    /// Consecutive failures that open the circuit breaker.
+    pub breaker_failure_threshold: u32,
+    /// How long an open breaker fails calls at once before one probe.
+    pub breaker_open_for: Duration,
     /// Checked before any NRQL query leaves the server.
     pub nrql_policy: Policy,
+    /// Which tools clients see.
+    pub tool_filter: ToolFilter,
+    /// Where plugin manifests are loaded from and watched, when set.
+    pub plugin_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -168,12 +204,18 @@ impl ConfigError {
     }
 }
 
-/// Reads and parses the file at `path`.
+/// Reads and parses the file at `path`. A relative `plugin_dir` is taken from the file's folder.
 pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|error| ConfigError::Unreadable { path: shown.clone(), reason: error.to_string() })?;
-    parse_file(&text).map_err(|reason| ConfigError::Invalid { path: shown, reason })
+    let mut file = parse_file(&text).map_err(|reason| ConfigError::Invalid { path: shown, reason })?;
+    if let (Some(dir), Some(folder)) = (&file.plugin_dir, path.parent())
+        && dir.is_relative()
+    {
+        file.plugin_dir = Some(folder.join(dir));
+    }
+    Ok(file)
 }
 
 /// Parses configuration TOML; the error names the unknown or ill-typed key and its line.
@@ -205,6 +247,17 @@ fn parse_account_list(name: &'static str, value: &str) -> Result<Vec<i64>, Confi
             })
         })
         .collect()
+}
+
+/// A comma-separated list from flags, else the environment, else the file.
+fn name_list(
+    flag: &Option<Vec<String>>,
+    env_name: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    file: &Option<Vec<String>>,
+) -> Option<Vec<String>> {
+    let split = |text: &str| text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+    flag.clone().or_else(|| env(env_name).filter(|v| !v.trim().is_empty()).map(|v| split(&v))).or_else(|| file.clone())
 }
 
 fn check_rate(name: &'static str, rate: Option<f64>) -> Result<f64, ConfigError> {
@@ -319,6 +372,9 @@ pub fn resolve(
         Some(value) => Ok(value),
         None => Ok(default),
     };
+    let positive_u32 = |name: &'static str, value: Option<u32>, default: u32| {
+        positive(name, value.map(|v| v as usize), default as usize).map(|v| v as u32)
+    };
     Ok(Settings {
         target,
         default_account,
@@ -342,7 +398,37 @@ pub fn resolve(
         )?,
         executor_queue: positive("executor_queue", overrides.executor_queue.or(runtime.executor_queue), 256)?,
         default_timeout: Duration::from_secs(runtime.default_timeout_seconds.unwrap_or(30).clamp(1, 300)),
+        nrql_per_minute: positive_u32(
+            "nrql_per_minute",
+            overrides.nrql_per_minute.or(runtime.nrql_per_minute),
+            3_000,
+        )?,
+        upstream_attempts: positive_u32("upstream_attempts", runtime.upstream_attempts, 5)?,
+        breaker_failure_threshold: positive_u32(
+            "breaker_failure_threshold",
+            runtime.breaker_failure_threshold,
+            5,
+        )?,
+        breaker_open_for: Duration::from_secs(
+            positive("breaker_open_seconds", runtime.breaker_open_seconds.map(|v| v as usize), 10)? as u64,
+        ),
         nrql_policy,
+        plugin_dir: overrides
+            .plugin_dir
+            .clone()
+            .or_else(|| env("NEW_RELIC_MCP_PLUGIN_DIR").filter(|dir| !dir.trim().is_empty()).map(PathBuf::from))
+            .or(file.plugin_dir.clone()),
+        tool_filter: ToolFilter {
+            enabled_categories: name_list(
+                &overrides.enabled_categories,
+                "NEW_RELIC_MCP_ENABLED_CATEGORIES",
+                env,
+                &file.enabled_categories,
+            ),
+            enabled_tools: name_list(&overrides.enabled_tools, "NEW_RELIC_MCP_ENABLED_TOOLS", env, &file.enabled_tools),
+            disabled_tools: name_list(&overrides.disabled_tools, "NEW_RELIC_MCP_DISABLED_TOOLS", env, &file.disabled_tools)
+                .unwrap_or_default(),
+        },
     })
 }
 
@@ -488,10 +574,39 @@ mod tests {
     }
 
     #[test]
+    fn tool_selection_follows_the_same_precedence() {
+        let file = parse_file("enabled_categories = [\"alerting\"]\ndisabled_tools = [\"a\"]\n").unwrap();
+        let env = env_of(&[("NEW_RELIC_MCP_ENABLED_CATEGORIES", "discovery, data-access"), ("NEW_RELIC_MCP_ENABLED_TOOLS", " ")]);
+        let flags = Overrides { sandbox: true, disabled_tools: Some(vec!["b".into()]), ..Default::default() };
+        let filter = resolve(&flags, &env, Some(file)).unwrap().tool_filter;
+        assert_eq!(filter.enabled_categories, Some(vec!["discovery".to_string(), "data-access".to_string()]));
+        assert_eq!(filter.enabled_tools, None);
+        assert_eq!(filter.disabled_tools, vec!["b".to_string()]);
+    }
+
+    #[test]
     fn the_example_file_parses() {
         let text = include_str!("../examples/newrelic-mcp.toml");
         let file = parse_file(text).unwrap();
         assert_eq!(file.runtime.unwrap().executor_workers, Some(20));
+    }
+
+    #[test]
+    fn the_plugin_dir_comes_from_flag_environment_or_file() {
+        let file = parse_file("plugin_dir = \"from-file\"").unwrap();
+        let sandbox = Overrides { sandbox: true, ..Default::default() };
+        let flag = Overrides { plugin_dir: Some(PathBuf::from("from-flag")), ..sandbox.clone() };
+        let env = env_of(&[("NEW_RELIC_MCP_PLUGIN_DIR", "from-env")]);
+        let cases = [
+            (&flag, &env, Some(file.clone()), Some("from-flag")),
+            (&sandbox, &env, Some(file.clone()), Some("from-env")),
+            (&sandbox, &env_of(&[("NEW_RELIC_MCP_PLUGIN_DIR", " ")]), Some(file.clone()), Some("from-file")),
+            (&sandbox, &env_of(&[]), None, None),
+        ];
+        for (overrides, env, file, expected) in cases {
+            let settings = resolve(overrides, env, file).unwrap();
+            assert_eq!(settings.plugin_dir, expected.map(PathBuf::from));
+        }
     }
 
     #[test]
@@ -501,5 +616,43 @@ mod tests {
         assert!(matches!(settings.target, Target::Sandbox(_)));
         assert_eq!(settings.executor_workers, 20);
         assert_eq!(settings.cache_capacity_bytes, 64 * 1024 * 1024);
+    }
+
+    #[test]
+    fn protection_settings_have_safe_defaults_and_follow_precedence() {
+        let sandbox = Overrides { sandbox: true, ..Default::default() };
+        let defaults = resolve(&sandbox, &env_of(&[]), None).unwrap();
+        assert_eq!(defaults.nrql_per_minute, 3_000);
+        assert_eq!(defaults.upstream_attempts, 5);
+        assert_eq!(defaults.breaker_failure_threshold, 5);
+        assert_eq!(defaults.breaker_open_for, Duration::from_secs(10));
+
+        let file = parse_file(
+            "[runtime]\nnrql_per_minute = 600\nupstream_attempts = 2\nbreaker_failure_threshold = 3\n\
+             breaker_open_seconds = 4\n",
+        )
+        .unwrap();
+        let from_file = resolve(&sandbox, &env_of(&[]), Some(file.clone())).unwrap();
+        assert_eq!(
+            (
+                from_file.nrql_per_minute,
+                from_file.upstream_attempts,
+                from_file.breaker_failure_threshold,
+                from_file.breaker_open_for
+            ),
+            (600, 2, 3, Duration::from_secs(4))
+        );
+        let flag = Overrides { nrql_per_minute: Some(50), ..sandbox.clone() };
+        assert_eq!(resolve(&flag, &env_of(&[]), Some(file)).unwrap().nrql_per_minute, 50);
+
+        for (text, name) in [
+            ("[runtime]\nnrql_per_minute = 0", "nrql_per_minute"),
+            ("[runtime]\nupstream_attempts = 0", "upstream_attempts"),
+            ("[runtime]\nbreaker_failure_threshold = 0", "breaker_failure_threshold"),
+            ("[runtime]\nbreaker_open_seconds = 0", "breaker_open_seconds"),
+        ] {
+            let error = resolve(&sandbox, &env_of(&[]), Some(parse_file(text).unwrap())).unwrap_err();
+            assert!(error.to_string().contains(name), "{error}");
+        }
     }
 }

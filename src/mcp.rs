@@ -11,24 +11,31 @@
 //! input schema) rather than with rmcp's `#[tool]` macro, because the tool list is a
 //! snapshot the plugin registry can change at run time.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use newrelic_mcp_actors::call::{CallError, ToolCall};
+use newrelic_mcp_actors::call::{CallError, CallResult, ToolCall};
 use newrelic_mcp_actors::runtime::RuntimeHandle;
 use newrelic_mcp_actors::tool::{ToolDescriptor, ToolError, ToolErrorKind, ToolOutput};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData, Implementation,
-    InitializeResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ProgressToken,
-    ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData, GetPromptRequestParams,
+    GetPromptResponse, Implementation, InitializeResult, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ProgressToken,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, ServerCapabilities, ServerConfig,
+    Tool, ToolAnnotations,
 };
 use rmcp::service::{RequestContext, ServerInitializeError};
 use rmcp::{Peer, RoleServer, ServerHandler, ServiceExt};
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
 use crate::sanitize::{new_error_id, sanitize, sanitize_json};
 
+mod lookups;
+mod name_hints;
+mod prompts;
+mod resources;
 mod transport;
 
 pub use transport::LineTransport;
@@ -202,9 +209,48 @@ async fn report_progress(
     }
 }
 
+impl McpFront {
+    /// An NRQL answer that looks like a misspelt name (nothing found, or an error about an
+    /// unknown name) gains a hint naming the unknown names and the valid ones.
+    async fn with_name_hint(
+        &self,
+        outcome: CallResult,
+        names: &name_hints::NameCheck,
+        cancel: &CancellationToken,
+    ) -> CallResult {
+        match outcome {
+            Ok(output) if name_hints::looks_empty(&output.structured) => {
+                let Some(hint) = name_hints::hint(&self.runtime, names, cancel).await else {
+                    return Ok(output);
+                };
+                let mut hinted = ToolOutput::clone(&output);
+                hinted.text.push_str(&format!("{hint}\n"));
+                if let Value::Object(fields) = &mut hinted.structured {
+                    fields.insert("name_hint".into(), Value::String(hint));
+                }
+                Ok(Arc::new(hinted))
+            }
+            Err(CallError::Tool(mut error))
+                if error.kind == ToolErrorKind::BadRequest && name_hints::blames_a_name(&error.message) =>
+            {
+                if let Some(hint) = name_hints::hint(&self.runtime, names, cancel).await {
+                    error.message.push_str(&format!(". {hint}"));
+                }
+                Err(CallError::Tool(error))
+            }
+            other => other,
+        }
+    }
+}
+
 impl ServerHandler for McpFront {
     fn get_info(&self) -> ServerConfig {
-        let capabilities = ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build();
+        let capabilities = ServerCapabilities::builder()
+            .enable_prompts()
+            .enable_resources()
+            .enable_tools()
+            .enable_tool_list_changed()
+            .build();
         let mut info = InitializeResult::new(capabilities);
         let mut implementation = Implementation::from_build_env();
         implementation.name = "newrelic-mcp".to_string();
@@ -231,17 +277,70 @@ impl ServerHandler for McpFront {
     ) -> Result<CallToolResponse, ErrorData> {
         let mut call = ToolCall::new(request.name.to_string(), request.arguments.unwrap_or_default());
         call.cancel = context.ct.clone();
+        let names = name_hints::names_to_check(&call.tool, &call.arguments);
         let done = CancellationToken::new();
         if let Some(token) = context.meta.get_progress_token() {
             tokio::spawn(report_progress(context.peer.clone(), token, call.tool.clone(), done.clone()));
         }
-        let outcome = self.runtime.call(call).await;
+        let mut outcome = self.runtime.call(call).await;
+        if let Some(names) = names {
+            outcome = self.with_name_hint(outcome, &names, &context.ct).await;
+        }
         done.cancel();
         match outcome {
             Ok(output) => Ok(success(&output).into()),
             Err(error) => protocol_error(error),
         }
     }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(ListResourcesResult::with_all_items(resources::list(&self.runtime, &context.ct).await))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(ListResourceTemplatesResult::with_all_items(resources::templates()))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let contents = resources::read(&self.runtime, &request.uri, &context.ct).await?;
+        Ok(ReadResourceResult::new(contents).into())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Ok(ListPromptsResult::with_all_items(prompts::list()))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        prompts::get(&request.name, request.arguments.as_ref(), now_epoch_ms())
+            .map(Into::into)
+            .map_err(|error| ErrorData::invalid_params(sanitize(&error.to_string()).into_owned(), None))
+    }
+}
+
+fn now_epoch_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
-//! Wires the parts together: sandbox (when asked), NerdGraph client, runtime, MCP front.
+//! Wires the parts together: sandbox (when asked), NerdGraph client, runtime, manifest
+//! plugins (loaded, watched, reloaded on SIGHUP), MCP front.
 
 use std::sync::Arc;
 
 use newrelic_mcp_actors::runtime::{Runtime, RuntimeConfig, RuntimeHandle};
-use newrelic_mcp_actors::tool::{PlanContext, ToolFilter};
+use newrelic_mcp_actors::tool::PlanContext;
 use newrelic_mcp_sandbox::{FaultConfig, SandboxConfig, SandboxHandle};
 use secrecy::SecretString;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -12,6 +13,7 @@ use crate::config::{SandboxSettings, Settings, Target};
 use crate::mcp::{McpFront, ServeError};
 use crate::nerdgraph::endpoint::{Endpoint, LoopbackPolicy};
 use crate::nerdgraph::{ClientConfig, NerdGraphClient};
+use crate::plugins::{PluginEnv, PluginError, PluginManager, Reserved};
 use crate::tools;
 use crate::tools::data_access::NrqlSettings;
 
@@ -25,6 +27,8 @@ pub enum ServerError {
     Runtime(String),
     #[error(transparent)]
     Serve(#[from] ServeError),
+    #[error(transparent)]
+    Plugins(#[from] PluginError),
     #[error(
         "a component kept failing past its restart budget; exiting so a supervisor can restart the process"
     )]
@@ -45,6 +49,7 @@ impl ServerError {
 pub struct Server {
     pub runtime: RuntimeHandle,
     sandbox: Option<SandboxHandle>,
+    plugins: PluginManager,
 }
 
 /// The sandbox's fault settings as its crate spells them.
@@ -84,15 +89,35 @@ impl Server {
                 (endpoint.clone(), api_key.clone(), None, settings.default_account)
             }
         };
-        let client = NerdGraphClient::new(ClientConfig::new(endpoint, api_key))
-            .map_err(|error| ServerError::Client(error.to_string()))?;
+        let mut client_config = ClientConfig::new(endpoint, api_key);
+        client_config.retry.max_attempts = settings.upstream_attempts;
+        let client =
+            NerdGraphClient::new(client_config).map_err(|error| ServerError::Client(error.to_string()))?;
         let config = runtime_config(settings, default_account);
         let tool_settings =
             tools::ToolSettings { nrql: NrqlSettings { policy: Arc::new(settings.nrql_policy.clone()) } };
-        let runtime = Runtime::start(config, Arc::new(client), tools::builtin_plugins_with(&tool_settings))
+        let builtins = tools::builtin_plugins_with(&tool_settings);
+        let plugin_env =
+            PluginEnv { policy: Arc::new(settings.nrql_policy.clone()), reserved: Reserved::of(&builtins) };
+        let runtime = Runtime::start(config, Arc::new(client), builtins)
             .await
             .map_err(|error| ServerError::Runtime(error.to_string()))?;
-        Ok(Self { runtime, sandbox })
+        let plugins = match PluginManager::start(settings.plugin_dir.as_deref(), runtime.clone(), plugin_env).await {
+            Ok((plugins, _)) => plugins,
+            Err(error) => {
+                runtime.shutdown().await;
+                if let Some(sandbox) = sandbox {
+                    sandbox.shutdown().await;
+                }
+                return Err(error.into());
+            }
+        };
+        Ok(Self { runtime, sandbox, plugins })
+    }
+
+    /// The manifest plugins of the plugin directory.
+    pub fn plugins(&self) -> &PluginManager {
+        &self.plugins
     }
 
     /// Serves one MCP client over `reader`/`writer` until it leaves, the runtime escalates,
@@ -121,6 +146,7 @@ impl Server {
     }
 
     pub async fn stop(self) {
+        self.plugins.stop();
         self.runtime.shutdown().await;
         if let Some(sandbox) = self.sandbox {
             sandbox.shutdown().await;
@@ -136,13 +162,16 @@ fn runtime_config(settings: &Settings, default_account: Option<i64>) -> RuntimeC
     config.cache_capacity_bytes = settings.cache_capacity_bytes;
     config.executor_workers = settings.executor_workers;
     config.executor_queue = settings.executor_queue;
+    config.nrql_per_minute = settings.nrql_per_minute;
+    config.breaker.failure_threshold = settings.breaker_failure_threshold;
+    config.breaker.open_for = settings.breaker_open_for;
     config.plan_defaults = PlanContext {
         default_account,
         allowed_accounts: settings.allowed_accounts.as_deref().map(Arc::from),
         now_epoch_ms: 0,
         default_timeout: settings.default_timeout,
     };
-    config.tool_filter = ToolFilter::default();
+    config.tool_filter = settings.tool_filter.clone();
     config
 }
 

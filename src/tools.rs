@@ -6,25 +6,38 @@
 //! flood a model's context. Names and arguments follow New Relic's hosted MCP server so
 //! prompts written for it work here.
 
-mod account;
+pub(crate) mod account;
 mod builtin;
 mod render;
 
 pub mod alerting;
 pub mod data_access;
 pub mod discovery;
+pub mod server;
 pub mod time_period;
 
 use std::sync::Arc;
 
 use newrelic_mcp_actors::tool::Plugin;
 
-/// The built-in plugins, in load order.
+/// Settings the built-in tools are made with.
+#[derive(Debug, Clone, Default)]
+pub struct ToolSettings {
+    pub nrql: data_access::NrqlSettings,
+}
+
+/// The built-in plugins with default settings, in load order.
 pub fn builtin_plugins() -> Vec<Arc<dyn Plugin>> {
+    builtin_plugins_with(&ToolSettings::default())
+}
+
+/// The built-in plugins, in load order.
+pub fn builtin_plugins_with(settings: &ToolSettings) -> Vec<Arc<dyn Plugin>> {
     vec![
         Arc::new(discovery::DiscoveryPlugin::new()),
-        Arc::new(data_access::DataAccessPlugin::new()),
+        Arc::new(data_access::DataAccessPlugin::new(settings.nrql.clone())),
         Arc::new(alerting::AlertingPlugin::new()),
+        Arc::new(server::ServerPlugin::new()),
     ]
 }
 

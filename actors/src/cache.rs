@@ -38,6 +38,8 @@ pub struct FillSpec {
     pub render: Renderer,
     pub deadline: Instant,
     pub timeout: Duration,
+    /// The account whose NRQL budget the request spends, when it runs NRQL.
+    pub nrql_account: Option<i64>,
 }
 
 /// A cacheable call routed to its shard.
@@ -158,6 +160,7 @@ impl ShardState {
                     render: fill.render,
                     deadline: fill.deadline,
                     timeout: fill.timeout,
+                    nrql_account: fill.nrql_account,
                     cancel: tokens.upstream.clone(),
                     breaker: self.links.breaker.clone(),
                     reply: Responder::fill(myself.clone(), key, fill_id),

@@ -57,12 +57,17 @@ pub struct RuntimeStats {
     pub upstream_in_flight: u64,
     pub upstream_in_flight_high_water: u64,
     pub rejected_overloaded: u64,
+    /// NRQL queries refused because their account's budget was spent.
+    pub rejected_rate_limited: u64,
     pub breaker: Vec<BreakerStatus>,
     pub restarts: u64,
     pub tool_table_generation: u64,
     /// Time from the last observed crash to its replacement being live (backoff included).
     pub restart_latency_last_micros: u64,
     pub restart_latency_max_micros: u64,
+    /// Percentiles over the most recent restarts (up to 256).
+    pub restart_latency_p50_micros: u64,
+    pub restart_latency_p99_micros: u64,
     /// The supervisor gave up after too many restarts.
     pub escalated: bool,
 }

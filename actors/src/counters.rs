@@ -5,6 +5,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+/// Restart latencies kept for percentiles; older ones are overwritten.
+pub(crate) const RESTART_LATENCY_SAMPLES: usize = 256;
+
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub calls: AtomicU64,
@@ -15,9 +18,15 @@ pub(crate) struct Counters {
     pub upstream_in_flight: AtomicU64,
     pub upstream_in_flight_high_water: AtomicU64,
     pub rejected_overloaded: AtomicU64,
+    /// NRQL queries refused because their account's budget was spent.
+    pub rejected_rate_limited: AtomicU64,
     pub restarts: AtomicU64,
     pub restart_latency_last_micros: AtomicU64,
     pub restart_latency_max_micros: AtomicU64,
+    /// The last [`RESTART_LATENCY_SAMPLES`] restart latencies, in microseconds (a ring).
+    pub restart_latency_ring: Box<[AtomicU64]>,
+    /// Latencies ever written to the ring; the next goes to this index modulo its length.
+    pub restart_latency_samples: AtomicU64,
     pub tool_table_generation: AtomicU64,
     /// Entries and bytes held by each cache shard, written by that shard only.
     pub shard_entries: Box<[AtomicU64]>,
@@ -29,6 +38,7 @@ impl Counters {
         Self {
             shard_entries: (0..shards).map(|_| AtomicU64::new(0)).collect(),
             shard_bytes: (0..shards).map(|_| AtomicU64::new(0)).collect(),
+            restart_latency_ring: (0..RESTART_LATENCY_SAMPLES).map(|_| AtomicU64::new(0)).collect(),
             ..Self::default()
         }
     }
@@ -54,6 +64,22 @@ impl Counters {
         Self::bump(&self.restarts);
         self.restart_latency_last_micros.store(micros, Ordering::Relaxed);
         self.restart_latency_max_micros.fetch_max(micros, Ordering::Relaxed);
+        let ring = self.restart_latency_ring.len() as u64;
+        if ring > 0 {
+            let slot = self.restart_latency_samples.fetch_add(1, Ordering::Relaxed) % ring;
+            if let Some(cell) = self.restart_latency_ring.get(slot as usize) {
+                cell.store(micros, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The `quantile` (0 to 1) of the recent restart latencies, in microseconds; 0 with none.
+    pub fn restart_latency_quantile(&self, quantile: f64) -> u64 {
+        let written = Self::read(&self.restart_latency_samples);
+        let held = usize::try_from(written).unwrap_or(usize::MAX).min(self.restart_latency_ring.len());
+        let mut samples: Vec<u64> = self.restart_latency_ring[..held].iter().map(Self::read).collect();
+        samples.sort_unstable();
+        nearest_rank(&samples, quantile)
     }
 
     pub fn set_shard_usage(&self, shard: usize, entries: u64, bytes: u64) {
@@ -62,6 +88,15 @@ impl Counters {
             b.store(bytes, Ordering::Relaxed);
         }
     }
+}
+
+/// The nearest-rank `quantile` of `sorted` (0 with no samples).
+fn nearest_rank(sorted: &[u64], quantile: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (quantile.clamp(0.0, 1.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 pub(crate) struct InFlightGuard<'a> {
@@ -111,5 +146,38 @@ mod tests {
         assert_eq!(Counters::read(&counters.restarts), 2);
         assert_eq!(Counters::read(&counters.restart_latency_last_micros), 20);
         assert_eq!(Counters::read(&counters.restart_latency_max_micros), 50);
+    }
+
+    #[test]
+    fn nearest_rank_quantiles() {
+        let hundred: Vec<u64> = (1..=100).collect();
+        let cases: [(&[u64], f64, u64); 7] = [
+            (&[], 0.99, 0),
+            (&[7], 0.0, 7),
+            (&[7], 0.99, 7),
+            (&hundred, 0.5, 50),
+            (&hundred, 0.99, 99),
+            (&hundred, 1.0, 100),
+            (&hundred, 0.0, 1),
+        ];
+        for (samples, quantile, expected) in cases {
+            assert_eq!(nearest_rank(samples, quantile), expected, "q{quantile} of {} samples", samples.len());
+        }
+    }
+
+    #[test]
+    fn restart_latency_ring_keeps_only_the_latest_samples() {
+        let counters = Counters::new(1);
+        assert_eq!(counters.restart_latency_quantile(0.99), 0, "no restarts yet");
+        // One slow restart long ago, then a full ring of fast ones: the slow one is forgotten.
+        counters.restarted(Duration::from_secs(5));
+        for _ in 0..RESTART_LATENCY_SAMPLES {
+            counters.restarted(Duration::from_micros(300));
+        }
+        assert_eq!(counters.restart_latency_quantile(0.99), 300);
+        assert_eq!(Counters::read(&counters.restart_latency_max_micros), 5_000_000, "the max stays");
+        counters.restarted(Duration::from_micros(900));
+        assert_eq!(counters.restart_latency_quantile(1.0), 900);
+        assert_eq!(counters.restart_latency_quantile(0.5), 300);
     }
 }

@@ -35,6 +35,7 @@ use crate::breaker::BreakerMsg;
 use crate::cache::ShardMsg;
 use crate::call::{CallError, CallResult};
 use crate::counters::Counters;
+use crate::rate_limit::NrqlRateLimiter;
 use crate::tool::{CacheKey, Renderer, ToolError, ToolErrorKind, ToolOutput};
 use crate::upstream::{Upstream, UpstreamRequest};
 
@@ -76,6 +77,8 @@ pub struct UpstreamJob {
     pub deadline: Instant,
     /// The call's whole budget, quoted in timeout messages.
     pub timeout: Duration,
+    /// The account whose NRQL budget the request spends, when it runs NRQL.
+    pub nrql_account: Option<i64>,
     pub cancel: CancellationToken,
     /// The breaker to consult; travels with the job so that a restarted breaker is picked up
     /// by the next job without the workers holding any shared, mutable reference.
@@ -190,6 +193,7 @@ pub type WorkerReplaced = Arc<dyn Fn() + Send + Sync>;
 struct ExecutorWorkerBuilder {
     upstream: Arc<dyn Upstream>,
     counters: Arc<Counters>,
+    nrql_budget: Arc<NrqlRateLimiter>,
     initial: usize,
     built: Arc<AtomicUsize>,
     on_replace: WorkerReplaced,
@@ -200,16 +204,18 @@ impl WorkerBuilder<ExecutorWorker, ()> for ExecutorWorkerBuilder {
         if self.built.fetch_add(1, Ordering::Relaxed) >= self.initial {
             (self.on_replace)();
         }
-        (ExecutorWorker::new(self.upstream.clone(), self.counters.clone()), ())
+        (ExecutorWorker::new(self.upstream.clone(), self.counters.clone(), self.nrql_budget.clone()), ())
     }
 }
 
-/// Starts the pool under `supervisor`.
+/// Starts the pool under `supervisor`. `nrql_budget` is shared by every worker and outlives
+/// the pool, so a restart does not hand any account a fresh budget.
 pub(crate) async fn spawn_executor(
     name: String,
     config: ExecutorConfig,
     upstream: Arc<dyn Upstream>,
     counters: Arc<Counters>,
+    nrql_budget: Arc<NrqlRateLimiter>,
     on_replace: WorkerReplaced,
     supervisor: ActorCell,
 ) -> Result<ExecutorRef, SpawnErr> {
@@ -217,6 +223,7 @@ pub(crate) async fn spawn_executor(
     let builder = ExecutorWorkerBuilder {
         upstream,
         counters: counters.clone(),
+        nrql_budget,
         initial: workers,
         built: Arc::new(AtomicUsize::new(0)),
         on_replace,

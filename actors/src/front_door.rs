@@ -2,8 +2,9 @@
 //!
 //! It resolves the tool in its copy of the tool table, plans the call (pure), and forwards
 //! the caller's reply port: local answers go back at once, cacheable calls to their cache
-//! shard, the rest to the executor pool. It never awaits a downstream reply, so one slow
-//! query cannot stall routing.
+//! shard, the rest to the executor pool; tools that report on the server itself are
+//! answered from a short task that reads the runtime's figures. It never awaits a
+//! downstream reply, so one slow query cannot stall routing.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -16,6 +17,7 @@ use crate::call::{CallError, CallResult, ToolCall};
 use crate::counters::Counters;
 use crate::executor::{self, Responder, UpstreamJob};
 use crate::links::Links;
+use crate::status;
 use crate::tool::{PlanAction, PlanContext, PlanError, ToolError, ToolErrorKind, ToolTable};
 
 pub enum FrontDoorMsg {
@@ -64,6 +66,13 @@ pub fn write_restarted_error(tool: &str) -> ToolError {
     )
 }
 
+fn plan_error(tool: String, error: PlanError) -> CallError {
+    match error {
+        PlanError::InvalidArguments(reason) => CallError::InvalidArguments { tool, reason },
+        PlanError::Tool(error) => CallError::Tool(error),
+    }
+}
+
 fn executor_restarting_error() -> ToolError {
     ToolError {
         retry_after: Some(Duration::from_secs(1)),
@@ -87,15 +96,23 @@ impl FrontDoorState {
             let _ = reply.send(Err(CallError::Tool(write_restarted_error(&name))));
             return;
         }
+        match tool.runtime_view(&arguments) {
+            Some(Ok(render)) => {
+                let breaker = self.links.breaker.clone();
+                status::answer(self.counters.clone(), breaker, self.table.clone(), render, reply);
+                return;
+            }
+            Some(Err(error)) => {
+                let _ = reply.send(Err(plan_error(name, error)));
+                return;
+            }
+            None => {}
+        }
         let context = PlanContext { now_epoch_ms: now_epoch_ms(), ..self.plan_defaults.clone() };
         let plan = match tool.plan(arguments, &context) {
             Ok(plan) => plan,
-            Err(PlanError::InvalidArguments(reason)) => {
-                let _ = reply.send(Err(CallError::InvalidArguments { tool: name, reason }));
-                return;
-            }
-            Err(PlanError::Tool(error)) => {
-                let _ = reply.send(Err(CallError::Tool(error)));
+            Err(error) => {
+                let _ = reply.send(Err(plan_error(name, error)));
                 return;
             }
         };
@@ -107,7 +124,14 @@ impl FrontDoorState {
             PlanAction::Upstream { request, render } => (request, render),
         };
         let timeout = if plan.timeout.is_zero() { self.plan_defaults.default_timeout } else { plan.timeout };
-        let fill = FillSpec { tool: plan.tool, request, render, deadline: Instant::now() + timeout, timeout };
+        let fill = FillSpec {
+            tool: plan.tool,
+            request,
+            render,
+            deadline: Instant::now() + timeout,
+            timeout,
+            nrql_account: plan.nrql_account,
+        };
         match plan.cache {
             Some(policy) if !self.links.shards.is_empty() => {
                 let shard = &self.links.shards[policy.key.shard(self.links.shards.len())];
@@ -134,6 +158,7 @@ impl FrontDoorState {
             render: fill.render,
             deadline: fill.deadline,
             timeout: fill.timeout,
+            nrql_account: fill.nrql_account,
             cancel,
             breaker: self.links.breaker.clone(),
             reply: Responder::caller(reply),

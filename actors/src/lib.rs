@@ -14,8 +14,12 @@
 //! - [`executor`]: the bounded pool (a ractor factory) that makes upstream calls, follows
 //!   pagination and sheds load with an immediate "overloaded" error.
 //! - [`breaker`]: the circuit breaker per upstream endpoint and its pure state machine.
+//! - [`rate_limit`]: the per-account NRQL budget that keeps this server under New Relic's
+//!   limit of NRQL queries per account per minute.
 //! - [`registry`]: loaded plugins and the tool-table snapshots they produce.
 //! - [`supervisor`]: the root supervisor and its restart budget.
+//! - `status`: the runtime's live figures, for [`RuntimeHandle::stats`](runtime::RuntimeHandle::stats)
+//!   and for tools that report on the server itself.
 //! - [`links`]: the addresses components reach each other by, replaced after restarts.
 //! - [`signer`]: HMAC request signatures, the replay ledger and single-use confirmation
 //!   tokens for write tools.
@@ -31,9 +35,11 @@ pub mod executor;
 pub mod front_door;
 pub mod links;
 mod names;
+pub mod rate_limit;
 pub mod registry;
 pub mod runtime;
 pub mod signer;
+mod status;
 pub mod supervisor;
 pub mod tool;
 pub mod upstream;

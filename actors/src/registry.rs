@@ -30,6 +30,9 @@ pub enum RegistryError {
 pub enum RegistryMsg {
     Register(Arc<dyn Plugin>, RpcReplyPort<Result<(), RegistryError>>),
     Unregister(String, RpcReplyPort<Result<(), RegistryError>>),
+    /// Swaps a loaded plugin for a new version of the same name in one snapshot, so clients
+    /// never see its tools missing; on any error the old version stays.
+    Replace(Arc<dyn Plugin>, RpcReplyPort<Result<(), RegistryError>>),
     Snapshot(RpcReplyPort<Arc<ToolTable>>),
     /// The front door to push snapshots to (a new one after a restart); gets the current one at once.
     AttachFrontDoor(ActorRef<FrontDoorMsg>),
@@ -101,6 +104,16 @@ impl RegistryState {
         self.replace_plugins(plugins)
     }
 
+    fn replace(&mut self, plugin: Arc<dyn Plugin>) -> Result<(), RegistryError> {
+        let Some(position) = self.plugins.iter().position(|loaded| loaded.name() == plugin.name()) else {
+            let known = self.plugins.iter().map(|loaded| loaded.name().to_string()).collect();
+            return Err(RegistryError::UnknownPlugin { name: plugin.name().to_string(), known });
+        };
+        let mut plugins = self.plugins.clone();
+        plugins[position] = plugin;
+        self.replace_plugins(plugins)
+    }
+
     fn unregister(&mut self, name: &str) -> Result<(), RegistryError> {
         if !self.plugins.iter().any(|loaded| loaded.name() == name) {
             let known = self.plugins.iter().map(|plugin| plugin.name().to_string()).collect();
@@ -157,6 +170,17 @@ impl Actor for PluginRegistry {
                 let result = state.unregister(&name);
                 if result.is_ok() {
                     tracing::info!(plugin = %name, generation = state.table.generation, "plugin unloaded");
+                }
+                let _ = reply.send(result);
+            }
+            RegistryMsg::Replace(plugin, reply) => {
+                let name = plugin.name().to_string();
+                let result = state.replace(plugin);
+                match &result {
+                    Ok(()) => {
+                        tracing::info!(plugin = %name, generation = state.table.generation, "plugin reloaded")
+                    }
+                    Err(error) => tracing::warn!(plugin = %name, "new version refused: {error}"),
                 }
                 let _ = reply.send(result);
             }

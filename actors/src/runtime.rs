@@ -8,6 +8,7 @@
 //!
 //! [`call`]: RuntimeHandle::call
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ use crate::call::{CallError, CallResult, RuntimeStats, ToolCall};
 use crate::counters::Counters;
 use crate::front_door::FrontDoorMsg;
 use crate::names::ActorNames;
+use crate::rate_limit::{NEW_RELIC_NRQL_PER_MINUTE, NrqlRateLimiter};
 use crate::registry::{RegistryError, RegistryMsg};
 use crate::supervisor::{RestartBudget, RootSupervisor, SupervisorArgs, SupervisorMsg};
 use crate::tool::{DuplicateTool, PlanContext, Plugin, ToolError, ToolErrorKind, ToolFilter, ToolTable};
@@ -46,6 +48,9 @@ pub struct RuntimeConfig {
     pub executor_workers: usize,
     /// Calls that may wait for a worker; the next gets an "overloaded" error at once.
     pub executor_queue: usize,
+    /// NRQL queries one account may send upstream per minute (bursts up to the same
+    /// number); past it a query is refused with a `RateLimited` error. Cache hits are free.
+    pub nrql_per_minute: u32,
     pub breaker: BreakerConfig,
     pub restart_budget: RestartBudget,
     /// Plan context template; `now_epoch_ms` is ignored and read per call.
@@ -62,6 +67,7 @@ impl Default for RuntimeConfig {
             max_fills_per_shard: 10_000,
             executor_workers: 20,
             executor_queue: 256,
+            nrql_per_minute: NEW_RELIC_NRQL_PER_MINUTE,
             breaker: BreakerConfig::default(),
             restart_budget: RestartBudget::default(),
             plan_defaults: PlanContext {
@@ -82,6 +88,7 @@ impl RuntimeConfig {
             (self.executor_workers == 0, "executor_workers must be at least 1"),
             (self.max_waiters_per_key == 0, "max_waiters_per_key must be at least 1"),
             (self.max_fills_per_shard == 0, "max_fills_per_shard must be at least 1"),
+            (self.nrql_per_minute == 0, "nrql_per_minute must be at least 1"),
             (self.breaker.failure_threshold == 0, "breaker.failure_threshold must be at least 1"),
             (self.plan_defaults.default_timeout.is_zero(), "plan_defaults.default_timeout must be positive"),
         ];
@@ -112,6 +119,8 @@ impl Runtime {
         plugins: Vec<Arc<dyn Plugin>>,
     ) -> Result<RuntimeHandle, StartError> {
         config.validate()?;
+        let nrql_per_minute = NonZeroU32::new(config.nrql_per_minute)
+            .ok_or_else(|| StartError::InvalidConfig("nrql_per_minute must be at least 1".to_string()))?;
         ToolTable::build(&plugins, &config.tool_filter, 0)?;
         let names = ActorNames::unique();
         let counters = Arc::new(Counters::new(config.cache_shards));
@@ -125,6 +134,7 @@ impl Runtime {
             upstream,
             plugins,
             counters: counters.clone(),
+            nrql_budget: Arc::new(NrqlRateLimiter::per_minute(nrql_per_minute)),
             changes: changes.clone(),
             escalation: escalation.clone(),
             restarted: restarted.clone(),
@@ -326,35 +336,20 @@ impl RuntimeHandle {
         }
     }
 
+    /// Swaps the loaded plugin of the same name for `plugin` in one tool-table change.
+    pub async fn replace_plugin(&self, plugin: Arc<dyn Plugin>) -> Result<(), RegistryError> {
+        let registry = self.registry().ok_or(RegistryError::Unavailable)?;
+        match registry.call(|reply| RegistryMsg::Replace(plugin, reply), Some(MANAGEMENT_TIMEOUT)).await {
+            Ok(RpcCallResult::Success(result)) => result,
+            _ => Err(RegistryError::Unavailable),
+        }
+    }
+
     /// Counters, plus the breaker's state when it answers.
     pub async fn stats(&self) -> RuntimeStats {
-        let counters = &self.inner.counters;
-        let read = Counters::read;
-        let breaker = match ActorRef::<BreakerMsg>::where_is(self.inner.names.breaker()) {
-            Some(breaker) => match breaker.call(BreakerMsg::Status, Some(MANAGEMENT_TIMEOUT)).await {
-                Ok(RpcCallResult::Success(status)) => vec![status],
-                _ => Vec::new(),
-            },
-            None => Vec::new(),
-        };
-        RuntimeStats {
-            calls: read(&counters.calls),
-            cache_hits: read(&counters.cache_hits),
-            cache_misses: read(&counters.cache_misses),
-            coalesced: read(&counters.coalesced),
-            cache_entries: counters.shard_entries.iter().map(read).sum(),
-            cache_bytes: counters.shard_bytes.iter().map(read).sum(),
-            upstream_calls: read(&counters.upstream_calls),
-            upstream_in_flight: read(&counters.upstream_in_flight),
-            upstream_in_flight_high_water: read(&counters.upstream_in_flight_high_water),
-            rejected_overloaded: read(&counters.rejected_overloaded),
-            breaker,
-            restarts: read(&counters.restarts),
-            tool_table_generation: read(&counters.tool_table_generation),
-            restart_latency_last_micros: read(&counters.restart_latency_last_micros),
-            restart_latency_max_micros: read(&counters.restart_latency_max_micros),
-            escalated: self.inner.escalation.is_cancelled(),
-        }
+        let breaker = ActorRef::<BreakerMsg>::where_is(self.inner.names.breaker());
+        let escalated = self.inner.escalation.is_cancelled();
+        crate::status::collect(&self.inner.counters, breaker, MANAGEMENT_TIMEOUT, escalated).await
     }
 
     /// Resolves when the supervisor has given up (the process should exit non-zero).

@@ -49,6 +49,7 @@ use crate::executor::{self, ExecutorConfig, ExecutorRef, WorkerReplaced};
 use crate::front_door::{FrontDoor, FrontDoorArgs, FrontDoorMsg};
 use crate::links::Links;
 use crate::names::ActorNames;
+use crate::rate_limit::NrqlRateLimiter;
 use crate::registry::{PluginRegistry, RegistryArgs, RegistryListener, RegistryMsg};
 use crate::runtime::RuntimeConfig;
 use crate::tool::{Plugin, ToolTable};
@@ -101,6 +102,8 @@ pub(crate) struct SupervisorArgs {
     pub upstream: Arc<dyn Upstream>,
     pub plugins: Vec<Arc<dyn Plugin>>,
     pub counters: Arc<Counters>,
+    /// Shared by every executor worker; outlives restarts of the pool.
+    pub nrql_budget: Arc<NrqlRateLimiter>,
     pub changes: broadcast::Sender<u64>,
     /// Cancelled when the budget is spent.
     pub escalation: CancellationToken,
@@ -149,6 +152,7 @@ impl Spawner<'_> {
             config,
             self.args.upstream.clone(),
             self.args.counters.clone(),
+            self.args.nrql_budget.clone(),
             on_replace,
             self.myself.get_cell(),
         )

@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::call::RuntimeStats;
 use crate::upstream::{UpstreamRequest, UpstreamResponse};
 
 /// MCP tool annotations: what a client may assume about calling the tool.
@@ -75,6 +76,9 @@ impl ToolOutput {
 pub enum ToolErrorKind {
     /// The executor queue is full.
     Overloaded,
+    /// This server's own NRQL budget for the account is spent (it protects New Relic's
+    /// per-account limit); `retry_after` says when the next query is admitted.
+    RateLimited,
     /// The circuit breaker is open.
     Unavailable,
     /// New Relic failed in a way that may pass (5xx, 429, timeouts).
@@ -102,7 +106,12 @@ impl ToolErrorKind {
     pub fn is_retriable(self) -> bool {
         matches!(
             self,
-            Self::Overloaded | Self::Unavailable | Self::UpstreamTransient | Self::Timeout | Self::Restarted
+            Self::Overloaded
+                | Self::RateLimited
+                | Self::Unavailable
+                | Self::UpstreamTransient
+                | Self::Timeout
+                | Self::Restarted
         )
     }
 }
@@ -208,6 +217,8 @@ pub struct Plan {
     pub cache: Option<CachePolicy>,
     /// How long the whole call may take, retries included.
     pub timeout: Duration,
+    /// The account whose NRQL budget the upstream request spends, when it runs NRQL.
+    pub nrql_account: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,9 +238,22 @@ impl std::fmt::Debug for Plan {
             .field("action", &action)
             .field("cache", &self.cache)
             .field("timeout", &self.timeout)
+            .field("nrql_account", &self.nrql_account)
             .finish()
     }
 }
+
+/// What the runtime knows about itself at the moment a call asks, for tools that report on
+/// the server (`get_server_status`, `list_plugins`).
+#[derive(Clone)]
+pub struct RuntimeView {
+    pub stats: RuntimeStats,
+    /// The tool table the call was routed on.
+    pub table: Arc<ToolTable>,
+}
+
+/// Turns the runtime's live state into a tool's output. Pure; built by [`Tool::runtime_view`].
+pub type StatusRenderer = Arc<dyn Fn(&RuntimeView) -> Result<ToolOutput, ToolError> + Send + Sync>;
 
 /// One tool: a descriptor and a pure planner.
 pub trait Tool: Send + Sync + 'static {
@@ -237,6 +261,15 @@ pub trait Tool: Send + Sync + 'static {
 
     /// Validates `arguments` and decides what to do. Pure: no I/O, no clock (time comes in `context`).
     fn plan(&self, arguments: Map<String, Value>, context: &PlanContext) -> Result<Plan, PlanError>;
+
+    /// For tools that report on the server itself: validates `arguments` and returns the
+    /// renderer of the runtime's live state. When this returns `Some`, the front door answers
+    /// the call from that state and never calls [`plan`](Tool::plan). `None` (the default)
+    /// for every tool that calls New Relic or answers from its arguments alone.
+    fn runtime_view(&self, arguments: &Map<String, Value>) -> Option<Result<StatusRenderer, PlanError>> {
+        let _ = arguments;
+        None
+    }
 }
 
 /// A named, versioned group of tools (one per New Relic domain, or one per manifest).

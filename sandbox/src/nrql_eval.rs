@@ -7,10 +7,11 @@
 //! [`NrqlError::Unsupported`] naming the feature, never answered approximately.
 
 mod aggregate;
+mod catalog;
+mod facet;
+mod subquery;
 mod value;
 mod window;
-
-use std::collections::{BTreeSet, HashMap};
 
 use newrelic_mcp_nrql::ast::{
     Expr, FacetTarget, FromClause, Limit, Query, SelectItem, SelectQuery, ShowEventTypes, SortDirection,
@@ -19,9 +20,11 @@ use newrelic_mcp_nrql::ast::{
 use serde_json::{Map, Value, json};
 
 use crate::data::Event;
-pub use aggregate::{default_key, level_key, percentile_of};
-use aggregate::{eval_aggregate, print_expr};
-use value::{Val, attribute, eval, sort_order};
+use aggregate::eval_aggregate;
+pub use aggregate::{TimeRange, default_key, level_key, percentile_of};
+pub use facet::MAX_FACETS;
+pub use subquery::MAX_SUBQUERIES;
+use value::{eval, sort_order};
 
 /// Rows a non-aggregate query returns without `LIMIT`.
 pub const DEFAULT_ROW_LIMIT: usize = 100;
@@ -46,9 +49,10 @@ pub enum NrqlError {
 pub struct NrqlOutput {
     /// `results`.
     pub results: Vec<Value>,
-    /// `totalResult` (FACET queries).
+    /// `totalResult` (FACET queries; a list of buckets with TIMESERIES).
     pub total_result: Option<Value>,
-    /// `otherResult` (FACET queries: the facets beyond the limit).
+    /// `otherResult` (FACET queries: the facets beyond the limit; a list of buckets with
+    /// TIMESERIES).
     pub other_result: Option<Value>,
     /// `currentResults` (COMPARE WITH).
     pub current_results: Option<Vec<Value>>,
@@ -72,8 +76,6 @@ pub fn evaluate(query: &Query, events: &[&Event], now_ms: i64) -> Result<NrqlOut
     match query {
         Query::Select(select) => evaluate_select(select, events, now_ms),
         Query::ShowEventTypes(show) => show_event_types(show, events, now_ms),
-        #[allow(unreachable_patterns)]
-        _ => Err(NrqlError::Unsupported("this kind of statement".to_string())),
     }
 }
 
@@ -81,13 +83,10 @@ fn show_event_types(show: &ShowEventTypes, events: &[&Event], now_ms: i64) -> Re
     let since = show.since.clone().unwrap_or(DEFAULT_SINCE);
     let until = show.until.clone().unwrap_or(TimePoint::Now);
     let (begin, end) = (window::resolve(&since, now_ms)?, window::resolve(&until, now_ms)?);
-    let types: BTreeSet<&str> = events
-        .iter()
-        .filter(|event| event.timestamp >= begin && event.timestamp < end)
-        .map(|event| event.event_type)
-        .collect();
+    let in_window: Vec<&Event> =
+        events.iter().copied().filter(|event| event.timestamp >= begin && event.timestamp < end).collect();
     Ok(NrqlOutput {
-        results: types.into_iter().map(|name| json!({"eventType": name})).collect(),
+        results: catalog::event_type_rows(&in_window),
         total_result: None,
         other_result: None,
         current_results: None,
@@ -103,7 +102,7 @@ fn show_event_types(show: &ShowEventTypes, events: &[&Event], now_ms: i64) -> Re
 
 fn check_supported(query: &SelectQuery) -> Result<(), NrqlError> {
     if !matches!(query.from, FromClause::EventTypes(_)) {
-        return Err(NrqlError::Unsupported("subqueries in FROM".to_string()));
+        return Err(NrqlError::Unsupported("nested aggregation (a subquery in FROM)".to_string()));
     }
     if !query.joins.is_empty() {
         return Err(NrqlError::Unsupported("JOIN".to_string()));
@@ -117,13 +116,17 @@ fn check_supported(query: &SelectQuery) -> Result<(), NrqlError> {
     {
         return Err(NrqlError::Unsupported(format!("WITH TIMEZONE '{zone}' (only UTC)")));
     }
-    if query.timeseries.as_ref().is_some_and(|timeseries| timeseries.slide_by.is_some()) {
-        return Err(NrqlError::Unsupported("TIMESERIES … SLIDE BY".to_string()));
-    }
-    let mut subquery = false;
-    query.visit_exprs(&mut |expr| subquery |= matches!(expr, Expr::Subquery(_)));
-    if subquery || !query.direct_subqueries().is_empty() {
-        return Err(NrqlError::Unsupported("subqueries".to_string()));
+    for item in &query.facet {
+        let in_facet = match &item.target {
+            FacetTarget::Expr(expr) => subquery::contains_subquery(expr),
+            FacetTarget::CasesOr { fallback, .. } => subquery::contains_subquery(fallback),
+            FacetTarget::Cases(_) => false,
+        };
+        if in_facet {
+            return Err(NrqlError::Invalid(
+                "subqueries can't appear in FACET, except in the WHERE conditions of FACET CASES".to_string(),
+            ));
+        }
     }
     Ok(())
 }
@@ -132,20 +135,20 @@ fn limit_of(query: &SelectQuery, default: usize) -> Result<usize, NrqlError> {
     match query.limit {
         None => Ok(default),
         Some(Limit::Max) => Ok(MAX_LIMIT),
-        Some(Limit::Count(count)) if count as usize > MAX_LIMIT || count > MAX_LIMIT as u64 => Err(
-            NrqlError::Invalid(format!("LIMIT {count} exceeds the maximum of {MAX_LIMIT}; use LIMIT MAX")),
-        ),
+        Some(Limit::Count(count)) if count > MAX_LIMIT as u64 => Err(NrqlError::Invalid(format!(
+            "LIMIT {count} exceeds the maximum of {MAX_LIMIT}; use LIMIT MAX"
+        ))),
         Some(Limit::Count(count)) => Ok(count as usize),
-        #[allow(unreachable_patterns)]
-        Some(_) => Err(NrqlError::Unsupported("this LIMIT form".to_string())),
     }
 }
 
 fn evaluate_select(query: &SelectQuery, events: &[&Event], now_ms: i64) -> Result<NrqlOutput, NrqlError> {
     check_supported(query)?;
     limit_of(query, DEFAULT_ROW_LIMIT)?;
+    let resolved = subquery::resolve(query, events, now_ms)?;
+    let query = &resolved;
     let FromClause::EventTypes(types) = &query.from else {
-        return Err(NrqlError::Unsupported("subqueries in FROM".to_string()));
+        return Err(NrqlError::Unsupported("nested aggregation (a subquery in FROM)".to_string()));
     };
     let since = query.since.clone().unwrap_or(DEFAULT_SINCE);
     let until = query.until.clone().unwrap_or(TimePoint::Now);
@@ -154,8 +157,8 @@ fn evaluate_select(query: &SelectQuery, events: &[&Event], now_ms: i64) -> Resul
     if end <= begin {
         return Err(NrqlError::Invalid("SINCE must be before UNTIL".to_string()));
     }
-    let current = shape_window(query, types, events, begin, end)?;
-    let facets: Vec<String> = query.facet.iter().map(facet_label).collect();
+    let current = shape_window(query, types, events, TimeRange { begin, end })?;
+    let facets: Vec<String> = query.facet.iter().map(facet::label).collect();
     let mut time_window = json!({
         "begin": begin,
         "end": end,
@@ -174,8 +177,9 @@ fn evaluate_select(query: &SelectQuery, events: &[&Event], now_ms: i64) -> Resul
         });
     };
     let offset_ms = i64::try_from(offset.as_millis()).unwrap_or(i64::MAX);
-    let previous =
-        shape_window(query, types, events, begin.saturating_sub(offset_ms), end.saturating_sub(offset_ms))?;
+    let previous_range =
+        TimeRange { begin: begin.saturating_sub(offset_ms), end: end.saturating_sub(offset_ms) };
+    let previous = shape_window(query, types, events, previous_range)?;
     let unit = if offset.amount == 1 { offset.unit.singular() } else { offset.unit.plural() };
     if let Value::Object(map) = &mut time_window {
         map.insert(
@@ -206,16 +210,6 @@ fn evaluate_select(query: &SelectQuery, events: &[&Event], now_ms: i64) -> Resul
     })
 }
 
-fn facet_label(item: &newrelic_mcp_nrql::ast::FacetItem) -> String {
-    if let Some(alias) = &item.alias {
-        return alias.clone();
-    }
-    match &item.target {
-        FacetTarget::Expr(expr) => print_expr(expr),
-        _ => "facet".to_string(),
-    }
-}
-
 fn is_keyset(query: &SelectQuery) -> bool {
     matches!(query.select.as_slice(), [SelectItem::Expr { expr: Expr::Function { name, args }, .. }]
         if name.eq_ignore_ascii_case("keyset") && args.is_empty())
@@ -225,13 +219,12 @@ fn shape_window(
     query: &SelectQuery,
     types: &[String],
     events: &[&Event],
-    begin: i64,
-    end: i64,
+    range: TimeRange,
 ) -> Result<Shaped, NrqlError> {
     let mut candidates: Vec<&Event> = Vec::new();
     for event in events {
-        if event.timestamp < begin
-            || event.timestamp >= end
+        if event.timestamp < range.begin
+            || event.timestamp >= range.end
             || !types.iter().any(|name| name.eq_ignore_ascii_case(event.event_type))
         {
             continue;
@@ -244,35 +237,33 @@ fn shape_window(
         candidates.push(event);
     }
     if is_keyset(query) {
-        return Ok(Shaped { results: vec![keyset(&candidates)], total: None, other: None });
+        return Ok(Shaped { results: catalog::keyset_rows(&candidates), total: None, other: None });
     }
     if !query.is_aggregate() {
         return raw_rows(query, candidates).map(|results| Shaped { results, total: None, other: None });
     }
     let items = select_items(query)?;
-    let span = end - begin;
     let buckets = match &query.timeseries {
-        Some(timeseries) => {
-            let width = window::bucket_width(&timeseries.bucket, span)?;
-            let mut buckets = Vec::new();
-            let mut start = begin;
-            while start < end {
-                buckets.push((start, (start + width).min(end)));
-                start += width;
-            }
-            Some(buckets)
-        }
+        Some(timeseries) => Some(window::buckets(timeseries, range.begin, range.end)?),
         None => None,
     };
+    // One aggregate row over `group`, or its timeseries rows.
+    let rows_of = |group: &[&Event], extra: &Map<String, Value>| -> Result<Vec<Value>, NrqlError> {
+        match &buckets {
+            Some(buckets) => timeseries_rows(&items, group, buckets, extra),
+            None => {
+                let mut row = extra.clone();
+                row.extend(aggregate_row(&items, group, range)?);
+                Ok(vec![Value::Object(row)])
+            }
+        }
+    };
     if query.facet.is_empty() {
-        let results = match &buckets {
-            Some(buckets) => timeseries_rows(&items, &candidates, buckets, &Map::new())?,
-            None => vec![Value::Object(aggregate_row(&items, &candidates, span)?)],
-        };
-        return Ok(Shaped { results, total: None, other: None });
+        return Ok(Shaped { results: rows_of(&candidates, &Map::new())?, total: None, other: None });
     }
-    let groups = facet_groups(query, &candidates)?;
-    let mut ordered = order_groups(query, &items, groups, span)?;
+    let first_item = items.first().map(|(_, expr)| *expr);
+    let groups = facet::groups(query, &candidates)?;
+    let mut ordered = facet::pick_order(query, first_item, groups, range)?;
     let offset = query.offset.map_or(0, |offset| offset as usize);
     let limit = limit_of(query, DEFAULT_FACET_LIMIT)?;
     let shown_end = offset.saturating_add(limit).min(ordered.len());
@@ -283,22 +274,21 @@ fn shape_window(
         .filter(|(index, _)| *index < shown_start || *index >= shown_end)
         .flat_map(|(_, (_, group))| group.iter().copied())
         .collect();
-    let shown: Vec<(Vec<Val>, Vec<&Event>)> = ordered.drain(shown_start..shown_end).collect();
+    let picked: facet::Groups<'_> = ordered.drain(shown_start..shown_end).collect();
+    let shown = facet::display_order(query, first_item, picked, range)?;
     let mut results = Vec::new();
     for (key, group) in &shown {
-        let facet_fields = facet_fields(query, key);
-        match &buckets {
-            Some(buckets) => results.extend(timeseries_rows(&items, group, buckets, &facet_fields)?),
-            None => {
-                let mut row = facet_fields;
-                row.extend(aggregate_row(&items, group, span)?);
-                results.push(Value::Object(row));
-            }
-        }
+        results.extend(rows_of(group, &facet::fields(query, key))?);
     }
-    let total = Some(Value::Object(aggregate_row(&items, &candidates, span)?));
-    let other = Some(Value::Object(aggregate_row(&items, &rest, span)?));
-    Ok(Shaped { results, total, other })
+    // With TIMESERIES the whole and the rest are timeseries too; without, one row each.
+    let summary = |group: &[&Event]| -> Result<Value, NrqlError> {
+        let mut rows = rows_of(group, &Map::new())?;
+        Ok(match (&buckets, rows.len()) {
+            (None, 1) => rows.remove(0),
+            _ => Value::Array(rows),
+        })
+    };
+    Ok(Shaped { results, total: Some(summary(&candidates)?), other: Some(summary(&rest)?) })
 }
 
 fn select_items(query: &SelectQuery) -> Result<Vec<(String, &Expr)>, NrqlError> {
@@ -319,11 +309,11 @@ fn select_items(query: &SelectQuery) -> Result<Vec<(String, &Expr)>, NrqlError> 
 fn aggregate_row(
     items: &[(String, &Expr)],
     group: &[&Event],
-    window_ms: i64,
+    range: TimeRange,
 ) -> Result<Map<String, Value>, NrqlError> {
     let mut row = Map::new();
     for (key, expr) in items {
-        row.insert(key.clone(), eval_aggregate(expr, group, window_ms)?.to_json());
+        row.insert(key.clone(), eval_aggregate(expr, group, range)?.to_json());
     }
     Ok(row)
 }
@@ -331,120 +321,24 @@ fn aggregate_row(
 fn timeseries_rows(
     items: &[(String, &Expr)],
     group: &[&Event],
-    buckets: &[(i64, i64)],
+    buckets: &[TimeRange],
     extra: &Map<String, Value>,
 ) -> Result<Vec<Value>, NrqlError> {
     let mut rows = Vec::with_capacity(buckets.len());
-    for (start, stop) in buckets {
+    for bucket in buckets {
         let in_bucket: Vec<&Event> = group
             .iter()
             .copied()
-            .filter(|event| event.timestamp >= *start && event.timestamp < *stop)
+            .filter(|event| event.timestamp >= bucket.begin && event.timestamp < bucket.end)
             .collect();
         let mut row = Map::new();
-        row.insert("beginTimeSeconds".to_string(), Value::from(start.div_euclid(1000)));
-        row.insert("endTimeSeconds".to_string(), Value::from(stop.div_euclid(1000)));
+        row.insert("beginTimeSeconds".to_string(), Value::from(bucket.begin.div_euclid(1000)));
+        row.insert("endTimeSeconds".to_string(), Value::from(bucket.end.div_euclid(1000)));
         row.extend(extra.clone());
-        row.extend(aggregate_row(items, &in_bucket, stop - start)?);
+        row.extend(aggregate_row(items, &in_bucket, *bucket)?);
         rows.push(Value::Object(row));
     }
     Ok(rows)
-}
-
-type Groups<'e> = Vec<(Vec<Val>, Vec<&'e Event>)>;
-
-fn facet_groups<'e>(query: &SelectQuery, candidates: &[&'e Event]) -> Result<Groups<'e>, NrqlError> {
-    let mut groups: Groups<'e> = Vec::new();
-    let mut index: HashMap<Vec<String>, usize> = HashMap::new();
-    'events: for event in candidates {
-        let mut key = Vec::with_capacity(query.facet.len());
-        for item in &query.facet {
-            let value = match &item.target {
-                FacetTarget::Expr(expr) => eval(expr, event)?,
-                FacetTarget::Cases(cases) => {
-                    let mut label = Val::Null;
-                    for case in cases {
-                        if eval(&case.condition, event)?.is_true() {
-                            let text = case.label.clone().unwrap_or_else(|| print_expr(&case.condition));
-                            label = Val::Str(text.into());
-                            break;
-                        }
-                    }
-                    label
-                }
-                #[allow(unreachable_patterns)]
-                _ => return Err(NrqlError::Unsupported("this FACET form".to_string())),
-            };
-            if value == Val::Null {
-                continue 'events;
-            }
-            key.push(value);
-        }
-        let lookup: Vec<String> = key.iter().map(Val::group_key).collect();
-        match index.get(&lookup) {
-            Some(&at) => groups[at].1.push(event),
-            None => {
-                index.insert(lookup, groups.len());
-                groups.push((key, vec![*event]));
-            }
-        }
-    }
-    Ok(groups)
-}
-
-fn order_groups<'e>(
-    query: &SelectQuery,
-    items: &[(String, &Expr)],
-    groups: Groups<'e>,
-    span: i64,
-) -> Result<Groups<'e>, NrqlError> {
-    let (order_expr, descending) = match query.order_by.first() {
-        Some(order) => (&order.expr, order.direction != Some(SortDirection::Ascending)),
-        None => match items.first() {
-            Some((_, expr)) => (*expr, true),
-            None => return Ok(groups),
-        },
-    };
-    let mut keyed = Vec::with_capacity(groups.len());
-    for (key, group) in groups {
-        let sort_value = if order_expr.contains_aggregator() {
-            eval_aggregate(order_expr, &group, span)?
-        } else {
-            match group.first() {
-                Some(event) => eval(order_expr, event)?,
-                None => Val::Null,
-            }
-        };
-        keyed.push((sort_value, key, group));
-    }
-    keyed.sort_by(|(a, key_a, _), (b, key_b, _)| {
-        let primary = if descending { sort_order(b, a) } else { sort_order(a, b) };
-        let primary = match (a, b) {
-            (Val::Null, Val::Null) => std::cmp::Ordering::Equal,
-            (Val::Null, _) => std::cmp::Ordering::Greater,
-            (_, Val::Null) => std::cmp::Ordering::Less,
-            _ => primary,
-        };
-        primary.then_with(|| {
-            let left: Vec<String> = key_a.iter().map(Val::group_key).collect();
-            let right: Vec<String> = key_b.iter().map(Val::group_key).collect();
-            left.cmp(&right)
-        })
-    });
-    Ok(keyed.into_iter().map(|(_, key, group)| (key, group)).collect())
-}
-
-fn facet_fields(query: &SelectQuery, key: &[Val]) -> Map<String, Value> {
-    let mut fields = Map::new();
-    let facet_value =
-        if key.len() == 1 { key[0].to_json() } else { Value::Array(key.iter().map(Val::to_json).collect()) };
-    fields.insert("facet".to_string(), facet_value);
-    for (item, value) in query.facet.iter().zip(key) {
-        if let FacetTarget::Expr(_) = &item.target {
-            fields.insert(facet_label(item), value.to_json());
-        }
-    }
-    fields
 }
 
 fn raw_rows(query: &SelectQuery, mut candidates: Vec<&Event>) -> Result<Vec<Value>, NrqlError> {
@@ -487,24 +381,4 @@ fn raw_rows(query: &SelectQuery, mut candidates: Vec<&Event>) -> Result<Vec<Valu
         rows.push(Value::Object(row));
     }
     Ok(rows)
-}
-
-fn keyset(events: &[&Event]) -> Value {
-    let mut all = BTreeSet::new();
-    let (mut strings, mut numbers, mut booleans) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
-    for event in events {
-        all.insert("timestamp");
-        numbers.insert("timestamp");
-        for (name, value) in &event.attributes {
-            all.insert(*name);
-            match attribute(event, name) {
-                Val::Str(_) => strings.insert(*name),
-                Val::Int(_) | Val::Float(_) => numbers.insert(*name),
-                Val::Bool(_) => booleans.insert(*name),
-                _ => false,
-            };
-            let _ = value;
-        }
-    }
-    json!({"allKeys": all, "stringKeys": strings, "numericKeys": numbers, "booleanKeys": booleans})
 }

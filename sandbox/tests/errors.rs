@@ -102,7 +102,8 @@ async fn nrql_problems_are_errors_on_the_nrql_path() {
             "SELECT count(*) FROM Transaction JOIN (SELECT count(*) FROM Log FACET x) ON x",
             "not supported by the sandbox",
         ),
-        ("SELECT apdex(duration, t: 0.5) FROM Transaction", "apdex"),
+        ("SELECT bucketPercentile(duration) FROM Transaction", "bucketPercentile"),
+        ("SELECT count(*) FROM Transaction WITH TIMEZONE 'Mars/Olympus_Mons'", "TIMEZONE"),
         ("SELECT count(*) FROM Transaction LIMIT 6000", "LIMIT"),
         ("SELECT count(*) FROM Transaction SINCE 3 days ago TIMESERIES 1 minute", "buckets"),
     ];

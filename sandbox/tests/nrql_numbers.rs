@@ -339,9 +339,9 @@ async fn compare_with_keyset_and_show_event_types() {
         assert!(types.contains(&expected), "{expected} in {types:?}");
     }
     let answer = sandbox.nrql(PRODUCTION, "SELECT keyset() FROM SystemSample SINCE 1 hour ago").await;
-    let keys = &answer["results"][0];
-    assert!(keys["numericKeys"].as_array().unwrap().contains(&json!("cpuPercent")));
-    assert!(keys["stringKeys"].as_array().unwrap().contains(&json!("hostname")));
+    let keys = answer["results"].as_array().unwrap();
+    assert!(keys.contains(&json!({"key": "cpuPercent", "type": "numeric"})));
+    assert!(keys.contains(&json!({"key": "hostname", "type": "string"})));
     sandbox.stop().await;
 }
 

@@ -20,7 +20,12 @@ pub(super) async fn serve(args: ServeArgs) -> ExitCode {
         cache_shards: args.cache_shards,
         executor_workers: args.executor_workers,
         executor_queue: args.executor_queue,
+        nrql_per_minute: args.nrql_per_minute,
         sandbox_faults: args.faults.to_file(),
+        enabled_categories: args.enabled_categories,
+        enabled_tools: args.enabled_tools,
+        disabled_tools: args.disabled_tools,
+        plugin_dir: args.plugin_dir,
     };
     let file = match &overrides.config_file {
         Some(path) => match config::read_file(path) {
@@ -39,8 +44,18 @@ pub(super) async fn serve(args: ServeArgs) -> ExitCode {
         Err(error) => return fail(error.exit_code(), &error.to_string()),
     };
     tracing::info!(sandbox = args.sandbox, "newrelic-mcp serving MCP on stdio");
+    #[cfg(feature = "chaos")]
+    let chaos = args.chaos_interval_ms.map(|every| {
+        tracing::warn!(interval_ms = every, "chaos mode: a random component will crash about every {every} ms");
+        crate::chaos::start(server.runtime.clone(), std::time::Duration::from_millis(every), None)
+    });
     let (reader, writer) = crate::mcp::stdio_transport();
     let outcome = server.serve(reader, writer, server::shutdown_signal()).await;
+    #[cfg(feature = "chaos")]
+    if let Some(chaos) = chaos {
+        let crashes = chaos.stop().await;
+        tracing::info!(crashes, "chaos mode stopped");
+    }
     server.stop().await;
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -180,7 +180,7 @@ fn plan_list_alert_policies(
 fn render_policies(account: i64, response: UpstreamResponse) -> Result<ToolOutput, ToolError> {
     let search = at(&response.data, &["actor", "account", "alerts", "policiesSearch"]);
     let capped = Capped::new(list_at(search, &["policies"]), MAX_ROWS);
-    let mut text = format!("{} in account {account}\n", capped.heading("alert policies"));
+    let mut text = format!("{} in account {account}\n", capped.heading("alert policy", "alert policies"));
     for policy in &capped.rows {
         text.push_str(&format!(
             "{} {} (incidents {})\n",
@@ -247,7 +247,7 @@ fn render_issues(account: i64, response: UpstreamResponse) -> Result<ToolOutput,
     let mut issues = list_at(&response.data, &["actor", "account", "aiIssues", "issues", "issues"]);
     issues.sort_by_key(|issue| std::cmp::Reverse(at(issue, &["createdAt"]).as_i64().unwrap_or(0)));
     let capped = Capped::new(issues, MAX_ROWS);
-    let mut text = format!("{} in account {account} (last 7 days)\n", capped.heading("issues"));
+    let mut text = format!("{} in account {account} (last 7 days)\n", capped.heading("issue", "issues"));
     for issue in &capped.rows {
         let created = at(issue, &["createdAt"]).as_i64().map(iso).unwrap_or_else(|| "unknown".into());
         text.push_str(&format!(

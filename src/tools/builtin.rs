@@ -108,6 +108,7 @@ pub(crate) fn local_plan(descriptor: &ToolDescriptor, output: ToolOutput) -> Pla
         action: PlanAction::Local(output),
         cache: None,
         timeout: Duration::from_secs(1),
+        nrql_account: None,
     }
 }
 
@@ -128,5 +129,11 @@ where
         CachePolicy { key: CacheKey::new(&descriptor.name, account, &normalised), ttl }
     });
     let render: Renderer = Arc::new(render);
-    Plan { tool: descriptor.name.clone(), action: PlanAction::Upstream { request, render }, cache, timeout }
+    Plan {
+        tool: descriptor.name.clone(),
+        action: PlanAction::Upstream { request, render },
+        cache,
+        timeout,
+        nrql_account: None,
+    }
 }

@@ -38,7 +38,7 @@ const DEFAULT_TIMEOUT_SECONDS: u64 = 5;
 /// Time beyond the NRQL timeout for the HTTP round trip and retries.
 const TRANSPORT_ALLOWANCE: Duration = Duration::from_secs(10);
 /// New Relic refuses longer queries.
-const MAX_QUERY_BYTES: usize = 4096;
+pub(crate) const MAX_QUERY_BYTES: usize = 4096;
 
 pub struct DataAccessPlugin {
     tools: Vec<Arc<dyn Tool>>,
@@ -142,22 +142,36 @@ fn plan_execute_nrql_query(
     policy
         .check_call(&parsed, &[account], context.now_epoch_ms)
         .map_err(|violation| ToolError::new(ToolErrorKind::Policy, violation.to_string()))?;
-    let nrql_timeout = args.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS);
+    Ok(nrql_plan(descriptor, account, &parsed, query, args.timeout_seconds))
+}
+
+/// The plan of an NRQL query that has passed parsing and the policy: one `NrqlQuery`
+/// request, cached under the tool's TTL by the query's canonical text and rendered as
+/// `execute_nrql_query` renders. Manifest plugins' tools run through here too.
+pub(crate) fn nrql_plan(
+    descriptor: &ToolDescriptor,
+    account: i64,
+    parsed: &newrelic_mcp_nrql::ast::Query,
+    query: String,
+    timeout_seconds: Option<u64>,
+) -> Plan {
+    let nrql_timeout = timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS);
     let request = UpstreamRequest {
         operation: "NrqlQuery",
         document: NRQL_QUERY,
-        variables: json!({ "accountId": account, "nrql": query, "timeout": args.timeout_seconds }),
+        variables: json!({ "accountId": account, "nrql": query, "timeout": timeout_seconds }),
         kind: RequestKind::Read,
         pagination: None,
         experimental_opt_in: None,
     };
     // Spelling that does not change the query (case, spacing) does not split the cache.
     let normalised =
-        json!({ "nrql_query": newrelic_mcp_nrql::print(&parsed), "timeout_seconds": args.timeout_seconds });
+        json!({ "nrql_query": newrelic_mcp_nrql::print(parsed), "timeout_seconds": timeout_seconds });
     let timeout = Duration::from_secs(nrql_timeout) + TRANSPORT_ALLOWANCE;
-    Ok(upstream_plan(descriptor, Some(account), &normalised, request, timeout, move |response| {
+    let plan = upstream_plan(descriptor, Some(account), &normalised, request, timeout, move |response| {
         render_nrql(account, &query, nrql_timeout, response)
-    }))
+    });
+    Plan { nrql_account: Some(account), ..plan }
 }
 
 fn render_nrql(
@@ -180,7 +194,7 @@ fn render_nrql(
     }
     let capped = Capped::new(list_at(nrql, &["results"]), MAX_ROWS);
     let metadata = at(nrql, &["metadata"]).clone();
-    let mut text = format!("{} (account {account})\n", capped.heading("rows"));
+    let mut text = format!("{} (account {account})\n", capped.heading("row", "rows"));
     text.push_str(&rows_as_text(&capped.rows));
     for message in list_at(&metadata, &["messages"]) {
         if let Some(message) = message.as_str() {

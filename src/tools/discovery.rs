@@ -346,7 +346,7 @@ fn render_entity_list(
         })
         .collect();
     let capped = Capped::new(entities, MAX_ROWS);
-    let mut text = format!("{} matching {query}\n", capped.heading("entities"));
+    let mut text = format!("{} matching {query}\n", capped.heading("entity", "entities"));
     for entity in &capped.rows {
         text.push_str(&entity_line(entity));
         text.push('\n');
@@ -424,7 +424,7 @@ fn plan_list_accounts(
             })
             .collect();
         let capped = Capped::new(accounts, MAX_ROWS * 5);
-        let mut text = format!("{}\n", capped.heading("accounts"));
+        let mut text = format!("{}\n", capped.heading("account", "accounts"));
         for account in &capped.rows {
             let id = at(account, &["id"]);
             let marker = if id.as_i64() == default_account { " (default)" } else { "" };

@@ -36,12 +36,12 @@ impl Capped {
         map
     }
 
-    /// A heading like `3 rows` or `100 of 4,210 rows (narrow the query to see the rest)`.
-    pub(crate) fn heading(&self, noun: &str) -> String {
+    /// A heading like `1 row`, `3 rows` or `100 of 4210 rows shown (narrow the query to see the rest)`.
+    pub(crate) fn heading(&self, one: &str, many: &str) -> String {
         if self.truncated() {
-            format!("{} of {} {noun} shown (narrow the query to see the rest)", self.rows.len(), self.total)
+            format!("{} of {} {many} shown (narrow the query to see the rest)", self.rows.len(), self.total)
         } else {
-            format!("{} {noun}", self.total)
+            format!("{} {}", self.total, if self.total == 1 { one } else { many })
         }
     }
 }
@@ -136,8 +136,9 @@ mod tests {
         assert_eq!(capped.rows.len(), 100);
         assert_eq!(capped.total, 250);
         assert!(capped.truncated());
-        assert_eq!(capped.heading("rows"), "100 of 250 rows shown (narrow the query to see the rest)");
-        assert_eq!(Capped::new(vec![json!(1)], 5).heading("rows"), "1 rows");
+        assert_eq!(capped.heading("row", "rows"), "100 of 250 rows shown (narrow the query to see the rest)");
+        assert_eq!(Capped::new(vec![json!(1)], 5).heading("row", "rows"), "1 row");
+        assert_eq!(Capped::new(vec![], 5).heading("row", "rows"), "0 rows");
     }
 
     #[test]

@@ -1,5 +1,8 @@
-//! One executor worker: breaker admission, the upstream call (all pages), the outcome sent
-//! to the breaker, the render, and the answer.
+//! One executor worker: the account's NRQL budget, breaker admission, the upstream call (all
+//! pages), the outcome sent to the breaker, the render, and the answer.
+//!
+//! The budget is checked before the breaker: a query refused for budget never reached New
+//! Relic, so it must neither take a half-open breaker's single probe nor count as a failure.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +18,7 @@ use super::pagination::{merge_page, with_cursor};
 use super::{ExecutorMsg, UpstreamJob};
 use crate::breaker::{Admission, BreakerMsg, unavailable_error};
 use crate::counters::Counters;
+use crate::rate_limit::NrqlRateLimiter;
 use crate::tool::ToolErrorKind;
 use crate::upstream::{FailureClass, Upstream, UpstreamError, UpstreamRequest, UpstreamResponse};
 
@@ -24,21 +28,33 @@ const ADMIT_TIMEOUT: Duration = Duration::from_secs(1);
 pub struct ExecutorWorker {
     upstream: Arc<dyn Upstream>,
     counters: Arc<Counters>,
+    nrql_budget: Arc<NrqlRateLimiter>,
 }
 
 impl ExecutorWorker {
-    pub(crate) fn new(upstream: Arc<dyn Upstream>, counters: Arc<Counters>) -> Self {
-        Self { upstream, counters }
+    pub(crate) fn new(
+        upstream: Arc<dyn Upstream>,
+        counters: Arc<Counters>,
+        nrql_budget: Arc<NrqlRateLimiter>,
+    ) -> Self {
+        Self { upstream, counters, nrql_budget }
     }
 
     async fn run(&self, job: UpstreamJob) {
-        let UpstreamJob { tool, request, render, deadline, timeout, cancel, breaker, mut reply } = job;
+        let UpstreamJob { tool, request, render, deadline, timeout, nrql_account, cancel, breaker, mut reply } =
+            job;
         let result = async {
             if cancel.is_cancelled() {
                 return Err(tool_error(&UpstreamError::new(FailureClass::Cancelled, "cancelled"), timeout));
             }
             if Instant::now() >= deadline {
                 return Err(tool_error(&UpstreamError::new(FailureClass::DeadlineExceeded, "late"), timeout));
+            }
+            if let Some(account) = nrql_account
+                && let Err(spent) = self.nrql_budget.check(account)
+            {
+                Counters::bump(&self.counters.rejected_rate_limited);
+                return Err(spent.tool_error());
             }
             let probe = match admit(&breaker).await {
                 Some(Admission::Rejected { retry_in }) => return Err(unavailable_error(retry_in)),

@@ -172,6 +172,8 @@ pub struct EchoTool {
     descriptor: ToolDescriptor,
     shape: Shape,
     timeout: Duration,
+    /// The account whose NRQL budget each call spends, when set.
+    nrql_account: Option<i64>,
 }
 
 impl EchoTool {
@@ -189,6 +191,7 @@ impl EchoTool {
             },
             shape: Shape::Echo,
             timeout: Duration::from_secs(30),
+            nrql_account: None,
         }
     }
 
@@ -214,6 +217,11 @@ impl EchoTool {
 
     pub fn with_timeout(self, timeout: Duration) -> Self {
         Self { timeout, ..self }
+    }
+
+    /// Every call runs NRQL against `account`, spending its budget.
+    pub fn with_nrql_account(self, account: i64) -> Self {
+        Self { nrql_account: Some(account), ..self }
     }
 }
 
@@ -263,6 +271,7 @@ impl Tool for EchoTool {
             },
             cache,
             timeout: self.timeout,
+            nrql_account: self.nrql_account,
         })
     }
 }
@@ -303,6 +312,7 @@ impl Tool for ClockTool {
             }),
             cache: None,
             timeout: context.default_timeout,
+            nrql_account: None,
         })
     }
 }

@@ -1,7 +1,13 @@
 //! Aggregate functions over a group of events, and arithmetic between their results.
 //!
 //! Percentiles are exact (nearest rank on the sorted values), not New Relic's streaming
-//! estimate; sums and averages add values in event order.
+//! estimate; sums and averages add values in event order. Threshold shares (`apdex`,
+//! `cdfPercentage`), trends (`derivative`, `predictLinear`, `latestRate`) and `funnel`
+//! live in submodules.
+
+mod funnel;
+mod thresholds;
+mod trend;
 
 use std::collections::HashSet;
 
@@ -14,34 +20,50 @@ use crate::data::Event;
 
 /// How many values `uniques()` returns when no limit is given.
 const UNIQUES_DEFAULT_LIMIT: usize = 1000;
+/// The largest limit `uniques()` accepts.
+const UNIQUES_MAX_LIMIT: usize = 10_000;
 
-/// Evaluates an aggregate expression over `group`; `window_ms` is the span `rate()`
-/// relates to (the query window, or the bucket of a timeseries).
-pub fn eval_aggregate(expr: &Expr, group: &[&Event], window_ms: i64) -> Result<Val, NrqlError> {
+/// The time range an aggregate covers: the query window, or one timeseries bucket.
+/// `rate()` relates to its width; `predictLinear()` projects from its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeRange {
+    /// Start, epoch milliseconds (inclusive).
+    pub begin: i64,
+    /// End, epoch milliseconds (exclusive).
+    pub end: i64,
+}
+
+impl TimeRange {
+    /// The width in milliseconds.
+    pub fn width(self) -> i64 {
+        self.end.saturating_sub(self.begin)
+    }
+}
+
+/// Evaluates an aggregate expression over `group`, which fell in `range`.
+pub fn eval_aggregate(expr: &Expr, group: &[&Event], range: TimeRange) -> Result<Val, NrqlError> {
     match expr {
         Expr::Literal(value) => Ok(literal(value)),
         Expr::Function { name, args } if newrelic_mcp_nrql::is_aggregator(name) => {
-            aggregator(name, args, group, window_ms)
+            aggregator(name, args, group, range)
         }
         Expr::Function { name, args } => {
             let mut values = Vec::with_capacity(args.len());
             for arg in args {
                 match arg {
-                    Arg::Expr(inner) => values.push(eval_aggregate(inner, group, window_ms)?),
+                    Arg::Expr(inner) => values.push(eval_aggregate(inner, group, range)?),
                     _ => return Err(NrqlError::Unsupported(format!("this form of argument to {name}()"))),
                 }
             }
             scalar_function(name, &values)
         }
-        Expr::Binary { op, left, right } if op.is_arithmetic() => Ok(arithmetic(
-            *op,
-            &eval_aggregate(left, group, window_ms)?,
-            &eval_aggregate(right, group, window_ms)?,
-        )),
+        Expr::Binary { op, left, right } if op.is_arithmetic() => {
+            Ok(arithmetic(*op, &eval_aggregate(left, group, range)?, &eval_aggregate(right, group, range)?))
+        }
         Expr::Unary { op: newrelic_mcp_nrql::ast::UnaryOp::Neg, expr } => Ok(arithmetic(
             newrelic_mcp_nrql::ast::BinaryOp::Sub,
             &Val::Int(0),
-            &eval_aggregate(expr, group, window_ms)?,
+            &eval_aggregate(expr, group, range)?,
         )),
         Expr::Attribute(name) => Err(NrqlError::Invalid(format!(
             "attribute '{name}' must be inside an aggregate function when other SELECT items aggregate"
@@ -107,12 +129,27 @@ pub fn level_key(level: f64) -> String {
 }
 
 fn where_condition<'a>(name: &str, args: &'a [Arg]) -> Result<&'a Expr, NrqlError> {
-    args.iter()
-        .find_map(|arg| match arg {
-            Arg::Where { condition, .. } => Some(condition),
-            _ => None,
-        })
-        .ok_or_else(|| NrqlError::Invalid(format!("{name}() needs a WHERE condition as its second argument")))
+    let mut conditions = args.iter().filter_map(|arg| match arg {
+        Arg::Where { condition, .. } => Some(condition),
+        _ => None,
+    });
+    let first = conditions.next().ok_or_else(|| {
+        NrqlError::Invalid(format!("{name}() needs a WHERE condition as its second argument"))
+    })?;
+    if conditions.next().is_some() {
+        return Err(NrqlError::Invalid(format!(
+            "{name}() takes one WHERE condition; combine several with AND / OR, e.g. WHERE a = 1 AND b = 2"
+        )));
+    }
+    Ok(first)
+}
+
+/// The interval argument of `rate()`, `derivative()` and the like, in milliseconds.
+fn interval_arg(args: &[Arg]) -> Option<f64> {
+    args.iter().find_map(|arg| match arg {
+        Arg::Duration(duration) => Some(duration.as_millis() as f64),
+        _ => None,
+    })
 }
 
 fn filtered<'e>(condition: &Expr, group: &[&'e Event]) -> Result<Vec<&'e Event>, NrqlError> {
@@ -132,7 +169,15 @@ fn inner_aggregate<'a>(name: &str, args: &'a [Arg]) -> Result<&'a Expr, NrqlErro
     }
 }
 
-fn aggregator(name: &str, args: &[Arg], group: &[&Event], window_ms: i64) -> Result<Val, NrqlError> {
+fn variance(values: &[f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mean = values.iter().sum::<f64>() / values.len() as f64;
+    Some(values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / values.len() as f64)
+}
+
+fn aggregator(name: &str, args: &[Arg], group: &[&Event], range: TimeRange) -> Result<Val, NrqlError> {
     let lower = name.to_ascii_lowercase();
     match lower.as_str() {
         "count" => match args.first() {
@@ -165,14 +210,9 @@ fn aggregator(name: &str, args: &[Arg], group: &[&Event], window_ms: i64) -> Res
             .reduce(f64::max)
             .map_or(Val::Null, float)),
         "stddev" => {
-            let values = numbers(attribute_arg(name, args)?, group)?;
-            if values.is_empty() {
-                return Ok(Val::Null);
-            }
-            let mean = values.iter().sum::<f64>() / values.len() as f64;
-            let variance = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / values.len() as f64;
-            Ok(float(variance.sqrt()))
+            Ok(variance(&numbers(attribute_arg(name, args)?, group)?).map_or(Val::Null, |v| float(v.sqrt())))
         }
+        "stdvar" => Ok(variance(&numbers(attribute_arg(name, args)?, group)?).map_or(Val::Null, float)),
         "median" | "percentile" => {
             let mut values = numbers(attribute_arg(name, args)?, group)?;
             values.sort_by(f64::total_cmp);
@@ -221,6 +261,11 @@ fn aggregator(name: &str, args: &[Arg], group: &[&Event], window_ms: i64) -> Res
         "uniques" => {
             let expr = attribute_arg(name, args)?;
             let limit = number_arg(args, 1).map_or(UNIQUES_DEFAULT_LIMIT, |n| n.max(0.0) as usize);
+            if limit > UNIQUES_MAX_LIMIT {
+                return Err(NrqlError::Invalid(format!(
+                    "uniques() returns at most {UNIQUES_MAX_LIMIT} values; lower its limit"
+                )));
+            }
             let mut seen = HashSet::new();
             let mut out = Vec::new();
             for event in group {
@@ -255,27 +300,23 @@ fn aggregator(name: &str, args: &[Arg], group: &[&Event], window_ms: i64) -> Res
         }
         "rate" => {
             let inner = inner_aggregate(name, args)?;
-            let per_ms = args
-                .iter()
-                .find_map(|arg| match arg {
-                    Arg::Duration(duration) => Some(duration.as_millis() as f64),
-                    _ => None,
-                })
-                .ok_or_else(|| {
-                    NrqlError::Invalid("rate() needs a time interval, e.g. rate(count(*), 1 minute)".into())
-                })?;
-            let value = eval_aggregate(inner, group, window_ms)?;
-            if window_ms <= 0 {
+            let per_ms = interval_arg(args).ok_or_else(|| {
+                NrqlError::Unsupported(
+                    "rate() without a time interval; pass one, e.g. rate(count(*), 1 minute)".into(),
+                )
+            })?;
+            let value = eval_aggregate(inner, group, range)?;
+            if range.width() <= 0 {
                 return Ok(Val::Null);
             }
-            Ok(value.as_f64().map_or(Val::Null, |v| float(v * per_ms / window_ms as f64)))
+            Ok(value.as_f64().map_or(Val::Null, |v| float(v * per_ms / range.width() as f64)))
         }
         "percentage" => {
             let inner = inner_aggregate(name, args)?;
             let condition = where_condition(name, args)?;
             let subset = filtered(condition, group)?;
-            let part = eval_aggregate(inner, &subset, window_ms)?.as_f64();
-            let whole = eval_aggregate(inner, group, window_ms)?.as_f64();
+            let part = eval_aggregate(inner, &subset, range)?.as_f64();
+            let whole = eval_aggregate(inner, group, range)?.as_f64();
             Ok(match (part, whole) {
                 (Some(part), Some(whole)) if whole != 0.0 => float(100.0 * part / whole),
                 _ => Val::Null,
@@ -285,7 +326,7 @@ fn aggregator(name: &str, args: &[Arg], group: &[&Event], window_ms: i64) -> Res
             let inner = inner_aggregate(name, args)?;
             let condition = where_condition(name, args)?;
             let subset = filtered(condition, group)?;
-            eval_aggregate(inner, &subset, window_ms)
+            eval_aggregate(inner, &subset, range)
         }
         "histogram" => {
             let expr = attribute_arg(name, args)?;
@@ -316,7 +357,13 @@ fn aggregator(name: &str, args: &[Arg], group: &[&Event], window_ms: i64) -> Res
             }
             Ok(Val::Json(Value::Array(counts.into_iter().map(Value::from).collect())))
         }
-        other => Err(NrqlError::Unsupported(format!("the aggregate function {other}()"))),
+        "apdex" => thresholds::apdex(attribute_arg(name, args)?, args, group),
+        "cdfpercentage" => thresholds::cdf_percentage(attribute_arg(name, args)?, args, group),
+        "derivative" => trend::derivative(attribute_arg(name, args)?, args, group),
+        "predictlinear" => trend::predict_linear(attribute_arg(name, args)?, args, group, range),
+        "latestrate" => trend::latest_rate(attribute_arg(name, args)?, args, group),
+        "funnel" => funnel::funnel(attribute_arg(name, args)?, args, group),
+        _ => Err(NrqlError::Unsupported(format!("the aggregate function {name}()"))),
     }
 }
 

@@ -39,13 +39,16 @@ impl Val {
         }
     }
 
-    /// A numeric view: numbers, and single-valued structured results such as
-    /// `percentile(x, 95)`.
+    /// A numeric view: numbers, single-valued structured results such as
+    /// `percentile(x, 95)`, and an `apdex()` result read as its score.
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             Val::Int(number) => Some(*number as f64),
             Val::Float(number) => Some(*number),
             Val::Json(Value::Object(map)) if map.len() == 1 => map.values().next().and_then(Value::as_f64),
+            Val::Json(Value::Object(map)) if map.contains_key("score") => {
+                map.get("score").and_then(Value::as_f64)
+            }
             _ => None,
         }
     }
