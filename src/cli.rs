@@ -25,7 +25,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve MCP over stdio (for Claude Desktop, Claude Code, Cursor and other MCP clients).
-    Serve(ServeArgs),
+    // Boxed: the serve flags dwarf every other command's.
+    Serve(Box<ServeArgs>),
     /// Run the built-in NerdGraph sandbox alone, printing its address and API key.
     Sandbox(SandboxArgs),
     /// Check or explain NRQL offline.
@@ -150,7 +151,7 @@ pub fn main() -> ExitCode {
         Err(error) => return fail(1, &format!("cannot start the async runtime: {error}")),
     };
     match cli.command {
-        Command::Serve(args) => runtime.block_on(serve::serve(args)),
+        Command::Serve(args) => runtime.block_on(serve::serve(*args)),
         Command::Sandbox(args) => runtime.block_on(sandbox::sandbox(args)),
         Command::Nrql(command) => nrql::run(command),
         Command::Plugins(command) => plugins::run(command),

@@ -409,9 +409,11 @@ pub fn resolve(
             runtime.breaker_failure_threshold,
             5,
         )?,
-        breaker_open_for: Duration::from_secs(
-            positive("breaker_open_seconds", runtime.breaker_open_seconds.map(|v| v as usize), 10)? as u64,
-        ),
+        breaker_open_for: Duration::from_secs(positive(
+            "breaker_open_seconds",
+            runtime.breaker_open_seconds.map(|v| v as usize),
+            10,
+        )? as u64),
         nrql_policy,
         plugin_dir: overrides
             .plugin_dir

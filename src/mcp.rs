@@ -10,6 +10,11 @@
 //! Tools are declared as data (documented argument structs whose doc comments become the
 //! input schema) rather than with rmcp's `#[tool]` macro, because the tool list is a
 //! snapshot the plugin registry can change at run time.
+//!
+//! Resources (an NRQL reference, event types, attributes, entities) and prompts (guided
+//! investigations) live in `resources` and `prompts`; resource reads run through the
+//! runtime like tool calls. An NRQL answer that finds nothing because a name is wrong gains
+//! a hint from `name_hints`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,7 +50,10 @@ const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
 
 const INSTRUCTIONS: &str = "Query and inspect New Relic: run NRQL with execute_nrql_query, find entities with \
 get_entity or search_entity_with_tag, list accounts, alert policies and recent issues. Pass account_id to \
-choose an account; convert_time_period_to_epoch_ms turns phrases like 'last 30 minutes' into epoch ms.";
+choose an account; convert_time_period_to_epoch_ms turns phrases like 'last 30 minutes' into epoch ms. You write \
+the NRQL: newrelic://reference/nrql explains it, newrelic://accounts/{id}/event-types and \
+newrelic://accounts/{id}/event-types/{type}/attributes list the names an account holds, and the prompts \
+incident_triage, service_health_check and deployment_review walk through common investigations.";
 
 /// The rmcp handler: one per connected client, all sharing one runtime.
 #[derive(Clone)]

@@ -8,6 +8,7 @@
 
 pub(crate) mod account;
 mod builtin;
+mod nrql_tool;
 mod render;
 
 pub mod alerting;

@@ -61,6 +61,7 @@ async fn the_runtime_keeps_answering_while_components_crash() {
                     match answer {
                         Ok(_) => tally.ok.fetch_add(1, Ordering::Relaxed),
                         Err(CallError::Tool(error)) if error.kind.is_retriable() => {
+                            eprintln!("retriable: {:?} {}", error.kind, error.message);
                             tally.retriable.fetch_add(1, Ordering::Relaxed)
                         }
                         Err(other) => panic!("client {client}: call {n} failed for good: {other:?}"),
@@ -92,7 +93,8 @@ async fn the_runtime_keeps_answering_while_components_crash() {
     assert!(stats.restart_latency_p99_micros > 0, "restart latencies were recorded");
     assert!(stats.restart_latency_p99_micros < 2_000_000, "a restart took too long: {stats:?}");
     // After the storm the runtime serves as before.
-    let after = tokio::time::timeout(BOUND, server.runtime.call(nrql("SELECT count(*) FROM Log".into()))).await;
+    let after =
+        tokio::time::timeout(BOUND, server.runtime.call(nrql("SELECT count(*) FROM Log".into()))).await;
     after.unwrap().expect("the runtime recovered");
     match Arc::try_unwrap(server) {
         Ok(server) => server.stop().await,

@@ -87,7 +87,9 @@ async fn reads_succeed_through_transient_faults_within_their_deadline() {
     assert!(slowest <= NRQL_DEADLINE + Duration::from_secs(1), "a call outlived its deadline: {slowest:?}");
     // The faults really happened: roughly 30% of requests.
     assert!(stats.faults.total() * 5 >= stats.requests, "{stats:?}");
-    assert!(stats.faults.server_errors > 0 && stats.faults.rate_limited > 0 && stats.faults.graphql_timeouts > 0);
+    assert!(
+        stats.faults.server_errors > 0 && stats.faults.rate_limited > 0 && stats.faults.graphql_timeouts > 0
+    );
     for failure in failures {
         let CallError::Tool(error) = failure else { panic!("not a tool error: {failure:?}") };
         assert!(error.kind.is_retriable(), "{error:?}");
@@ -140,7 +142,10 @@ async fn a_dead_upstream_opens_the_breaker_and_a_probe_closes_it_once_it_is_back
         latencies.push(elapsed);
     }
     let fail_fast = median(latencies.clone());
-    eprintln!("an open breaker answers in {fail_fast:?} (median of 50), {:?} at most", latencies.iter().max());
+    eprintln!(
+        "an open breaker answers in {fail_fast:?} (median of 50), {:?} at most",
+        latencies.iter().max()
+    );
     assert!(fail_fast < Duration::from_millis(20), "fail-fast median {fail_fast:?}");
 
     // New Relic comes back on the same address.
@@ -187,19 +192,27 @@ async fn a_malformed_body_is_a_clear_retriable_error() {
     let (result, _) = timed_call(&server, nrql(0)).await;
     let error = tool_error(&result);
     assert_eq!(error.kind, ToolErrorKind::UpstreamTransient);
-    assert_eq!(error.message, "New Relic sent a response that is not valid NerdGraph JSON; retry in a moment");
+    assert_eq!(
+        error.message,
+        "New Relic sent a response that is not valid NerdGraph JSON; retry in a moment"
+    );
     assert_eq!(server.sandbox().unwrap().stats().faults.malformed_bodies, 5, "every attempt was made");
     server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_connection_is_a_clear_retriable_error() {
-    let server = server_with(FaultConfig { drop_connection_rate: 1.0, ..FaultConfig::default() }, BOUND).await;
+    let server =
+        server_with(FaultConfig { drop_connection_rate: 1.0, ..FaultConfig::default() }, BOUND).await;
     let (result, _) = timed_call(&server, nrql(0)).await;
     let error = tool_error(&result);
     assert_eq!(error.kind, ToolErrorKind::UpstreamTransient);
     assert!(error.message.starts_with("New Relic could not be reached ("), "{}", error.message);
-    assert!(error.message.ends_with("check network access and NEW_RELIC_REGION, then retry"), "{}", error.message);
+    assert!(
+        error.message.ends_with("check network access and NEW_RELIC_REGION, then retry"),
+        "{}",
+        error.message
+    );
     assert!(server.sandbox().unwrap().stats().faults.dropped_connections >= 1);
     server.stop().await;
 }

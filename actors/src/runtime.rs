@@ -273,19 +273,28 @@ impl RuntimeHandle {
         }
     }
 
-    /// Waits until a restart has completed since `restarts_before`, or the grace passes.
+    /// Waits until a restart has completed since `restarts_before` and the front door is
+    /// there to take the retry, or the grace passes.
+    ///
+    /// Any component's restart wakes the wait, so the condition is checked again each time:
+    /// under repeated crashes another component may finish restarting while the front door
+    /// is still in its backoff, and a retry sent then would be lost for nothing.
     async fn await_restart(&self, restarts_before: u64, cancel: &CancellationToken) {
-        let notified = self.inner.restarted.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        if Counters::read(&self.inner.counters.restarts) != restarts_before && self.front_door().is_some() {
-            return;
-        }
-        tokio::select! {
-            () = notified => {}
-            () = tokio::time::sleep(self.inner.retry_grace) => {}
-            () = cancel.cancelled() => {}
-            () = self.inner.escalation.cancelled() => {}
+        let give_up = tokio::time::Instant::now() + self.inner.retry_grace;
+        loop {
+            let notified = self.inner.restarted.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if Counters::read(&self.inner.counters.restarts) != restarts_before && self.front_door().is_some()
+            {
+                return;
+            }
+            tokio::select! {
+                () = notified => {}
+                () = tokio::time::sleep_until(give_up) => return,
+                () = cancel.cancelled() => return,
+                () = self.inner.escalation.cancelled() => return,
+            }
         }
     }
 

@@ -3,7 +3,11 @@
 //! timeseries rows with `beginTimeSeconds`/`endTimeSeconds`), `totalResult`,
 //! `otherResult`, `previousResults`/`currentResults` and `metadata`.
 //!
-//! A query using something the evaluator does not implement is refused with
+//! Subqueries in expressions are answered first and stand in the query as constants
+//! (`subquery`); FACET grouping is in `facet`, time windows, zones and timeseries buckets
+//! in `window`, aggregators in `aggregate`, `SHOW EVENT TYPES` and `keyset()` in
+//! `catalog`. A query using something the evaluator does not implement (nested
+//! aggregation in FROM, JOIN, WITH … AS variables, some functions) is refused with
 //! [`NrqlError::Unsupported`] naming the feature, never answered approximately.
 
 mod aggregate;
@@ -82,7 +86,8 @@ pub fn evaluate(query: &Query, events: &[&Event], now_ms: i64) -> Result<NrqlOut
 fn show_event_types(show: &ShowEventTypes, events: &[&Event], now_ms: i64) -> Result<NrqlOutput, NrqlError> {
     let since = show.since.clone().unwrap_or(DEFAULT_SINCE);
     let until = show.until.clone().unwrap_or(TimePoint::Now);
-    let (begin, end) = (window::resolve(&since, now_ms)?, window::resolve(&until, now_ms)?);
+    let utc = chrono_tz::Tz::UTC;
+    let (begin, end) = (window::resolve(&since, now_ms, utc)?, window::resolve(&until, now_ms, utc)?);
     let in_window: Vec<&Event> =
         events.iter().copied().filter(|event| event.timestamp >= begin && event.timestamp < end).collect();
     Ok(NrqlOutput {
@@ -109,12 +114,6 @@ fn check_supported(query: &SelectQuery) -> Result<(), NrqlError> {
     }
     if !query.variables.is_empty() {
         return Err(NrqlError::Unsupported("WITH … AS variables".to_string()));
-    }
-    if let Some(zone) = &query.timezone
-        && !zone.eq_ignore_ascii_case("UTC")
-        && !zone.eq_ignore_ascii_case("Etc/UTC")
-    {
-        return Err(NrqlError::Unsupported(format!("WITH TIMEZONE '{zone}' (only UTC)")));
     }
     for item in &query.facet {
         let in_facet = match &item.target {
@@ -152,8 +151,9 @@ fn evaluate_select(query: &SelectQuery, events: &[&Event], now_ms: i64) -> Resul
     };
     let since = query.since.clone().unwrap_or(DEFAULT_SINCE);
     let until = query.until.clone().unwrap_or(TimePoint::Now);
-    let begin = window::resolve(&since, now_ms)?;
-    let end = window::resolve(&until, now_ms)?;
+    let zone = window::zone(query.timezone.as_deref())?;
+    let begin = window::resolve(&since, now_ms, zone)?;
+    let end = window::resolve(&until, now_ms, zone)?;
     if end <= begin {
         return Err(NrqlError::Invalid("SINCE must be before UNTIL".to_string()));
     }

@@ -85,3 +85,14 @@ fn the_world_has_the_documented_shape() {
         }
     }
 }
+
+#[test]
+#[ignore]
+fn zz_measure() {
+    let t = std::time::Instant::now();
+    let w = Dataset::generate(7, ANCHOR_MS);
+    let el = t.elapsed();
+    let mut counts = std::collections::BTreeMap::new();
+    for e in w.events.values().flatten() { *counts.entry(e.event_type).or_insert(0usize) += 1; }
+    println!("MEASURE {:?} total {} {:?}", el, w.event_count(), counts);
+}

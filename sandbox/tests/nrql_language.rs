@@ -484,6 +484,23 @@ fn faceted_timeseries_totals_are_timeseries_too() {
 }
 
 #[test]
+fn with_timezone_reads_calendar_points_on_the_local_clock() {
+    // The sandbox clock is 2026-01-01 00:00 UTC: 16:00 on New Year's Eve in Los Angeles.
+    let output = answer("SELECT count(*) FROM Transaction SINCE today WITH TIMEZONE 'America/Los_Angeles'");
+    assert_eq!(output.metadata["timeWindow"]["begin"], json!(ANCHOR_MS - 16 * HOUR));
+    assert_eq!(output.results, [json!({"count": since("Transaction", 16 * HOUR).len()})]);
+    // A date-time without a zone is wall-clock time there: 20:00 in Tokyo is 11:00 UTC.
+    let output = answer(
+        "SELECT count(*) FROM Transaction SINCE '2025-12-31 20:00:00' UNTIL '2025-12-31 22:00:00' WITH TIMEZONE 'Asia/Tokyo'",
+    );
+    let expected = between("Transaction", ANCHOR_MS - 13 * HOUR, ANCHOR_MS - 11 * HOUR).len();
+    assert_eq!(output.results, [json!({"count": expected})]);
+    // Relative points are instants, whatever the zone.
+    let output = answer("SELECT count(*) FROM Transaction SINCE 2 hours ago WITH TIMEZONE 'Asia/Kolkata'");
+    assert_eq!(output.results, [json!({"count": since("Transaction", 2 * HOUR).len()})]);
+}
+
+#[test]
 fn keyset_and_show_event_types_describe_the_data() {
     let samples = since("SystemSample", HOUR);
     let mut expected: BTreeSet<(String, &str)> = BTreeSet::new();

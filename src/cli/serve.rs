@@ -46,7 +46,10 @@ pub(super) async fn serve(args: ServeArgs) -> ExitCode {
     tracing::info!(sandbox = args.sandbox, "newrelic-mcp serving MCP on stdio");
     #[cfg(feature = "chaos")]
     let chaos = args.chaos_interval_ms.map(|every| {
-        tracing::warn!(interval_ms = every, "chaos mode: a random component will crash about every {every} ms");
+        tracing::warn!(
+            interval_ms = every,
+            "chaos mode: a random component will crash about every {every} ms"
+        );
         crate::chaos::start(server.runtime.clone(), std::time::Duration::from_millis(every), None)
     });
     let (reader, writer) = crate::mcp::stdio_transport();

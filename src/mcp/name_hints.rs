@@ -324,7 +324,7 @@ mod tests {
         };
         let hint = unknown_attributes_hint(
             &check(&["Transaction"], &["durration", "appName", "Host"]),
-            &[keyset.clone()],
+            std::slice::from_ref(&keyset),
         )
         .unwrap();
         assert!(
@@ -335,7 +335,8 @@ mod tests {
         assert!(hint.contains("Attributes of Transaction: appName, duration, host."), "{hint}");
         assert!(!hint.contains("'appName' is not"), "{hint}");
         assert!(
-            unknown_attributes_hint(&check(&["Transaction"], &["duration"]), &[keyset.clone()]).is_none()
+            unknown_attributes_hint(&check(&["Transaction"], &["duration"]), std::slice::from_ref(&keyset))
+                .is_none()
         );
         let many = Keyset { all: (0..150).map(|i| format!("a{i}")).collect(), ..keyset };
         let hint = unknown_attributes_hint(&check(&["Transaction"], &["zzz"]), &[many]).unwrap();

@@ -342,6 +342,11 @@ impl Window {
 
     fn describe(&self, original: &str) -> String {
         match self {
+            Window::Relative { .. }
+                if ["last ", "past "].iter().any(|word| original.to_ascii_lowercase().starts_with(word)) =>
+            {
+                format!("the {original}")
+            }
             Window::Relative { .. } => original.to_string(),
             Window::Absolute { start_ms, end_ms } => {
                 format!("{original} ({start_ms} to {end_ms} epoch ms, UTC)")
@@ -625,6 +630,11 @@ fn deployment_review(args: &Args, now_ms: i64) -> Result<String, PromptError> {
         " Its timestamp is D below (epoch ms). If no deployment is recorded and no time was given, ask when it \
          happened.\n",
     );
+    if instant.is_none() {
+        text.push_str(
+            "   In steps 3 to 6, replace <D> with that timestamp and each <D ± n> with the sum, before running them.\n",
+        );
+    }
     let half_hour = 30 * MINUTE_MS;
     // Without a time, a stand-in instant keeps the examples valid NRQL until it is swapped
     // for placeholders the agent fills in.
@@ -677,12 +687,6 @@ fn deployment_review(args: &Args, now_ms: i64) -> Result<String, PromptError> {
         "7. Alerts: call {} and keep the issues on this service activated after {d}.\n",
         args.call("list_recent_issues", json!({}))
     ));
-    if instant.is_none() {
-        text.push_str(
-            "Replace <D> with the deployment's timestamp and the sums with their values before running steps 3 \
-             to 6.\n",
-        );
-    }
     text.push_str(
         "8. Verdict: fine, watch or roll back, with throughput, p95/p99 latency and error rate before and after, \
          the transactions and errors that changed, and the alerts that followed. If less than 30 minutes have \
@@ -699,6 +703,9 @@ mod tests {
     use super::*;
 
     const NOW: i64 = 1_715_776_200_000;
+
+    /// A prompt, its arguments, and what its text must contain (or its error).
+    type Case<T> = (&'static str, Vec<(&'static str, Value)>, T);
 
     fn arguments(pairs: &[(&str, Value)]) -> JsonObject {
         pairs.iter().map(|(key, value)| ((*key).to_string(), value.clone())).collect()
@@ -739,7 +746,7 @@ mod tests {
 
     #[test]
     fn every_prompt_renders_with_arguments_substituted_and_queries_that_parse() {
-        let cases: Vec<(&str, Vec<(&str, Value)>, Vec<&str>)> = vec![
+        let cases: Vec<Case<Vec<&str>>> = vec![
             (
                 "incident_triage",
                 vec![],
@@ -761,7 +768,7 @@ mod tests {
             (
                 "service_health_check",
                 vec![("service_name", json!("checkout-service"))],
-                vec!["over last 1 hour", "SINCE 1 hour ago", "COMPARE WITH 1 day ago"],
+                vec!["over the last 1 hour", "SINCE 1 hour ago", "COMPARE WITH 1 day ago"],
             ),
             (
                 "service_health_check",
@@ -780,7 +787,7 @@ mod tests {
             (
                 "deployment_review",
                 vec![("service_name", json!("checkout-service")), ("version", json!("1.2.3"))],
-                vec!["version = '1.2.3'", "SINCE <D> UNTIL <D + 1800000>", "Replace <D>"],
+                vec!["version = '1.2.3'", "SINCE <D> UNTIL <D + 1800000>", "replace <D> with that timestamp"],
             ),
             (
                 "deployment_review",
@@ -836,7 +843,7 @@ mod tests {
 
     #[test]
     fn refuses_missing_unknown_and_malformed_arguments_naming_them() {
-        let cases: Vec<(&str, Vec<(&str, Value)>, &str)> = vec![
+        let cases: Vec<Case<&str>> = vec![
             ("service_health_check", vec![], "needs the argument 'service_name'"),
             (
                 "service_health_check",

@@ -101,6 +101,7 @@ impl PluginManager {
             env,
             loaded: Vec::new(),
             last_good: BTreeMap::new(),
+            reported: BTreeSet::new(),
         };
         let first = state.reload(Cause::Asked).await;
         let (sender, mut receiver) = mpsc::channel::<Request>(QUEUED_RELOADS);
@@ -178,6 +179,8 @@ struct ManagerState {
     loaded: Vec<Arc<ManifestPlugin>>,
     /// The last version of each file that compiled.
     last_good: BTreeMap<String, Arc<ManifestPlugin>>,
+    /// Problems the last reload logged.
+    reported: BTreeSet<String>,
 }
 
 fn now_epoch_ms() -> i64 {
@@ -208,15 +211,18 @@ impl ManagerState {
                 }
                 Err(error) => match self.last_good.get(&candidate.file) {
                     Some(previous) if loaded_names.contains(previous.name()) => {
-                        let problem =
-                            Problem { file: candidate.file.clone(), line: error.line, reason: error.reason };
-                        tracing::warn!(
-                            "plugin manifest {problem}; plugin '{}' {} stays loaded",
+                        let reason = format!(
+                            "{}; plugin '{}' {} stays loaded as it was",
+                            error.reason,
                             previous.name(),
                             previous.version()
                         );
                         report.kept.push(previous.name().to_string());
-                        report.problems.push(problem);
+                        report.problems.push(Problem {
+                            file: candidate.file.clone(),
+                            line: error.line,
+                            reason,
+                        });
                         Candidate { file: candidate.file, plugin: Ok(previous.clone()) }
                     }
                     _ => Candidate { file: candidate.file, plugin: Err(error) },
@@ -224,11 +230,16 @@ impl ManagerState {
             });
         }
         let assembly = assemble(candidates, &self.env.reserved, &loaded_names);
-        for problem in assembly.problems() {
-            tracing::warn!("plugin manifest {problem}");
-            report.problems.push(problem.clone());
-        }
+        report.problems.extend(assembly.problems().cloned());
         self.apply(plan_changes(&self.loaded, &assembly.plugins), &assembly.plugins, &mut report).await;
+        // File events log only what is new; an explicit reload reports everything again.
+        let problems: BTreeSet<String> = report.problems.iter().map(ToString::to_string).collect();
+        for problem in &problems {
+            if cause != Cause::Files || !self.reported.contains(problem) {
+                tracing::warn!("plugin manifest {problem}");
+            }
+        }
+        self.reported = problems;
         if report.changed() {
             tracing::info!(
                 cause = ?cause,
@@ -335,8 +346,6 @@ impl ManagerState {
             }
             (Change::Load(_), ApplyError::Registry(error)) => format!("plugin '{name}' was refused: {error}"),
         };
-        let problem = Problem { file, line: None, reason };
-        tracing::warn!("plugin manifest {problem}");
-        report.problems.push(problem);
+        report.problems.push(Problem { file, line: None, reason });
     }
 }

@@ -41,8 +41,17 @@ impl ExecutorWorker {
     }
 
     async fn run(&self, job: UpstreamJob) {
-        let UpstreamJob { tool, request, render, deadline, timeout, nrql_account, cancel, breaker, mut reply } =
-            job;
+        let UpstreamJob {
+            tool,
+            request,
+            render,
+            deadline,
+            timeout,
+            nrql_account,
+            cancel,
+            breaker,
+            mut reply,
+        } = job;
         let result = async {
             if cancel.is_cancelled() {
                 return Err(tool_error(&UpstreamError::new(FailureClass::Cancelled, "cancelled"), timeout));

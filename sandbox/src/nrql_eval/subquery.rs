@@ -28,7 +28,13 @@ pub fn resolve(query: &SelectQuery, events: &[&Event], now_ms: i64) -> Result<Se
             "a query may hold at most {MAX_SUBQUERIES} subqueries, nested or not; this one has {count}"
         )));
     }
-    let resolver = Resolver { events, now_ms, since: query.since.clone(), until: query.until.clone() };
+    let resolver = Resolver {
+        events,
+        now_ms,
+        since: query.since.clone(),
+        until: query.until.clone(),
+        timezone: query.timezone.clone(),
+    };
     let mut resolved = query.clone();
     resolver.query(&mut resolved)?;
     Ok(resolved)
