@@ -418,7 +418,9 @@ pub fn resolve(
         plugin_dir: overrides
             .plugin_dir
             .clone()
-            .or_else(|| env("NEW_RELIC_MCP_PLUGIN_DIR").filter(|dir| !dir.trim().is_empty()).map(PathBuf::from))
+            .or_else(|| {
+                env("NEW_RELIC_MCP_PLUGIN_DIR").filter(|dir| !dir.trim().is_empty()).map(PathBuf::from)
+            })
             .or(file.plugin_dir.clone()),
         tool_filter: ToolFilter {
             enabled_categories: name_list(

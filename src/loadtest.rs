@@ -127,7 +127,8 @@ pub async fn run(options: &LoadtestOptions) -> Result<Report, LoadtestError> {
         None => Scenario::builtin_default()?,
     });
     let target = target::resolve(options.target_cmd.as_deref(), &options.server_args, std::env::current_exe)?;
-    let (client, process, identity, tools) = client::connect(&target, options.call_timeout).await?;
+    let (client, process, identity, tools) =
+        client::connect(&target, options.call_timeout, options.concurrency).await?;
     let offered: Vec<String> = tools.iter().map(|tool| tool.name.clone()).collect();
     if let Err(error) = scenario.check_tools(&offered) {
         drop(client);

@@ -102,7 +102,8 @@ impl Server {
         let runtime = Runtime::start(config, Arc::new(client), builtins)
             .await
             .map_err(|error| ServerError::Runtime(error.to_string()))?;
-        let plugins = match PluginManager::start(settings.plugin_dir.as_deref(), runtime.clone(), plugin_env).await {
+        let plugin_dir = settings.plugin_dir.as_deref();
+        let plugins = match PluginManager::start(plugin_dir, runtime.clone(), plugin_env).await {
             Ok((plugins, _)) => plugins,
             Err(error) => {
                 runtime.shutdown().await;

@@ -8,12 +8,22 @@
 
 pub(crate) mod account;
 mod builtin;
+mod embedded_nrql;
+mod entity_ref;
 mod nrql_tool;
 mod render;
+mod time_buckets;
 
 pub mod alerting;
+pub mod dashboards;
+pub mod relationships;
+pub mod synthetics;
 pub mod data_access;
 pub mod discovery;
+pub mod incidents;
+pub mod infrastructure;
+pub mod logs;
+pub mod performance;
 pub mod server;
 pub mod time_period;
 
@@ -38,6 +48,13 @@ pub fn builtin_plugins_with(settings: &ToolSettings) -> Vec<Arc<dyn Plugin>> {
         Arc::new(discovery::DiscoveryPlugin::new()),
         Arc::new(data_access::DataAccessPlugin::new(settings.nrql.clone())),
         Arc::new(alerting::AlertingPlugin::new()),
+        Arc::new(performance::PerformancePlugin::new(settings.nrql.clone())),
+        Arc::new(infrastructure::InfrastructurePlugin::new(settings.nrql.clone())),
+        Arc::new(logs::LogsPlugin::new(settings.nrql.clone())),
+        Arc::new(dashboards::DashboardsPlugin::new()),
+        Arc::new(relationships::RelationshipsPlugin::new(settings.nrql.clone())),
+        Arc::new(synthetics::SyntheticsPlugin::new(settings.nrql.clone())),
+        Arc::new(incidents::IncidentsPlugin::new()),
         Arc::new(server::ServerPlugin::new()),
     ]
 }
@@ -48,5 +65,9 @@ pub fn graphql_documents() -> Vec<(&'static str, &'static str)> {
     documents.extend_from_slice(discovery::DOCUMENTS);
     documents.extend_from_slice(data_access::DOCUMENTS);
     documents.extend_from_slice(alerting::DOCUMENTS);
+    documents.extend_from_slice(dashboards::DOCUMENTS);
+    documents.extend_from_slice(relationships::DOCUMENTS);
+    documents.extend_from_slice(synthetics::DOCUMENTS);
+    documents.extend_from_slice(incidents::DOCUMENTS);
     documents
 }

@@ -269,7 +269,6 @@ pub fn drive_blocking(
     make: impl Fn(u64) -> ToolCall + Send + Sync + 'static,
 ) -> Duration {
     let handle = handle.clone();
-    runtime
-        .block_on(tokio::spawn(async move { drive(&handle, calls, in_flight, make).await }))
-        .expect("the bench task completes")
+    let task = runtime.spawn(async move { drive(&handle, calls, in_flight, make).await });
+    runtime.block_on(task).expect("the bench task completes")
 }

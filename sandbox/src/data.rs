@@ -1,6 +1,7 @@
 //! The sandbox's synthetic New Relic world: accounts, entities and their relationships,
 //! alert policies and conditions, issues, deployments, dashboards and three days of
-//! telemetry events. Everything is a pure function of a seed and an anchor time, so tests
+//! telemetry events (APM, distributed traces, logs, JVM metrics, hosts, processes, storage,
+//! containers, Kubernetes, Kafka, synthetic checks and browser page views). Everything is a pure function of a seed and an anchor time, so tests
 //! can recompute any answer from the same [`Dataset`].
 
 mod event;
@@ -27,7 +28,8 @@ pub struct Dataset {
     pub anchor_ms: i64,
     /// Accounts the user can see, by id.
     pub accounts: Vec<Account>,
-    /// Every entity (applications, hosts, dashboards and dashboard pages).
+    /// Every entity (APM and browser applications, hosts, dashboards and dashboard pages,
+    /// synthetic monitors, the Kubernetes cluster).
     pub entities: Vec<Entity>,
     /// Directed relationships between entities.
     pub relationships: Vec<Relationship>,

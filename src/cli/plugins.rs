@@ -16,8 +16,9 @@ use crate::plugins::{Assembly, FileOutcome, Reserved, load_dir};
 
 #[derive(Debug, Subcommand)]
 pub enum PluginsCommand {
-    /// Validate every manifest (*.toml) of DIR as the server would load it: one line per
-    /// file. Exits 0 when all load, 1 when any does not, 2 when DIR cannot be read.
+    /// Validate every manifest (*.toml) of DIR as the server would load it (with the default
+    /// NRQL policy): one line per file. Exits 0 when all load, 1 when any does not, 2 when
+    /// DIR cannot be read.
     Check {
         /// The plugin directory.
         dir: PathBuf,

@@ -1,11 +1,12 @@
 //! A minimal MCP client over a child process's stdio, built for many calls in flight.
 //!
 //! It speaks raw JSON-RPC lines. One task owns the child's stdout and the table of pending
-//! requests (no lock): a caller registers its id with that task before the request is
-//! written, and the task hands each response to the caller waiting on that id. Another task
-//! owns stdin and batches writes. A caller that gives up (timeout) tells the reader to
-//! forget the id and the server that the request is cancelled, so nothing waits forever and
-//! the pending table stays bounded by the calls in flight.
+//! requests (no lock): a caller hands its request to that task, which records the id and
+//! only then passes the line on to be written, so a response can never arrive before its id
+//! is known. The task hands each response to the caller waiting on that id. Another task
+//! owns stdin and batches writes. A caller that gives up (timeout) has the id forgotten and
+//! the server told that the request is cancelled, so nothing waits forever and the pending
+//! table stays bounded by the calls in flight.
 
 use std::collections::{HashMap, VecDeque};
 use std::process::{ExitStatus, Stdio};
@@ -14,8 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
-use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
+use tokio::process::{Child, ChildStderr, Command};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -27,8 +28,9 @@ const PROTOCOL_VERSION: &str = "2025-06-18";
 const STDERR_TAIL_LINES: usize = 20;
 /// Longest stderr line kept, in characters.
 const STDERR_LINE_CHARS: usize = 400;
-/// Capacity of the channels to the reader and writer tasks.
-const CHANNEL_CAPACITY: usize = 4096;
+/// Least capacity of the channels to the reader and writer tasks; they hold at most one
+/// request per call in flight, plus the odd notification.
+const MIN_CHANNEL_CAPACITY: usize = 4096;
 /// Most `tools/list` pages read.
 const MAX_TOOL_PAGES: usize = 100;
 /// How long the target gets to exit after its stdin closes, before it is killed.
@@ -60,7 +62,9 @@ fn stderr_note(lines: &[String]) -> String {
 }
 
 enum ReaderCommand {
-    Expect { id: u64, reply: oneshot::Sender<Value> },
+    /// Record `id` as pending, then have `line` written.
+    Send { id: u64, line: String, reply: oneshot::Sender<Value> },
+    /// The caller stopped waiting: drop `id`, and tell the server.
     Forget { id: u64 },
 }
 
@@ -94,6 +98,20 @@ pub struct TargetProcess {
 }
 
 impl McpClient {
+    /// A client reading the server's messages from `output` and writing to its `input`.
+    fn over<R, W>(output: R, input: W, max_in_flight: usize) -> Self
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        let capacity = MIN_CHANNEL_CAPACITY.max(max_in_flight.saturating_mul(2));
+        let (writer, writes) = mpsc::channel(capacity);
+        let (reader, commands) = mpsc::channel(capacity);
+        tokio::spawn(write_lines(input, writes));
+        tokio::spawn(read_responses(output, commands, writer.clone()));
+        Self { reader, writer, next_id: Arc::new(AtomicU64::new(1)) }
+    }
+
     /// Sends a request and waits up to `timeout` for its response (result or error).
     pub async fn request(
         &self,
@@ -103,25 +121,16 @@ impl McpClient {
     ) -> Result<Value, RequestFailure> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (reply, response) = oneshot::channel();
-        if self.reader.send(ReaderCommand::Expect { id, reply }).await.is_err() {
-            return Err(RequestFailure::Transport);
-        }
         let line = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string();
-        if self.writer.send(line).await.is_err() {
-            let _ = self.reader.try_send(ReaderCommand::Forget { id });
+        if self.reader.send(ReaderCommand::Send { id, line, reply }).await.is_err() {
             return Err(RequestFailure::Transport);
         }
         match tokio::time::timeout(timeout, response).await {
             Ok(Ok(response)) => Ok(response),
+            // The reader dropped the reply: the target's output closed, or its input did.
             Ok(Err(_)) => Err(RequestFailure::Transport),
             Err(_) => {
                 let _ = self.reader.try_send(ReaderCommand::Forget { id });
-                let cancelled = json!({
-                    "jsonrpc": "2.0",
-                    "method": "notifications/cancelled",
-                    "params": {"requestId": id, "reason": "the load test's call timeout passed"},
-                });
-                let _ = self.writer.try_send(cancelled.to_string());
                 Err(RequestFailure::Timeout)
             }
         }
@@ -198,9 +207,13 @@ fn error_text(response: &Value) -> String {
 }
 
 /// Starts the target, completes the MCP handshake and lists its tools.
+///
+/// `max_in_flight` is the most requests callers will have outstanding at once; it sizes the
+/// channels so that queuing a request never waits on the target.
 pub async fn connect(
     target: &TargetCommand,
     timeout: Duration,
+    max_in_flight: usize,
 ) -> Result<(McpClient, TargetProcess, ServerIdentity, Vec<ListedTool>), ConnectError> {
     let mut command = Command::new(&target.program);
     command
@@ -216,16 +229,12 @@ pub async fn connect(
     else {
         return Err(spawn_failed("its standard streams could not be piped".to_string()));
     };
-    let (writer, writes) = mpsc::channel(CHANNEL_CAPACITY);
-    let (reader, commands) = mpsc::channel(CHANNEL_CAPACITY);
-    tokio::spawn(write_lines(stdin, writes));
-    tokio::spawn(read_responses(stdout, commands, writer.clone()));
+    let client = McpClient::over(stdout, stdin, max_in_flight);
     let process = TargetProcess {
         child,
         command: target.display.clone(),
         stderr_tail: tokio::spawn(keep_stderr_tail(stderr)),
     };
-    let client = McpClient { reader, writer, next_id: Arc::new(AtomicU64::new(1)) };
     match handshake(&client, timeout).await {
         Ok((identity, tools)) => Ok((client, process, identity, tools)),
         Err(reason) => {
@@ -297,8 +306,8 @@ impl TargetProcess {
     }
 }
 
-async fn write_lines(stdin: ChildStdin, mut lines: mpsc::Receiver<String>) {
-    let mut stdin = BufWriter::new(stdin);
+async fn write_lines(input: impl AsyncWrite + Unpin, mut lines: mpsc::Receiver<String>) {
+    let mut stdin = BufWriter::new(input);
     while let Some(line) = lines.recv().await {
         let mut batch = Some(line);
         while let Some(line) = batch {
@@ -314,7 +323,7 @@ async fn write_lines(stdin: ChildStdin, mut lines: mpsc::Receiver<String>) {
 }
 
 async fn read_responses(
-    stdout: ChildStdout,
+    stdout: impl AsyncRead + Unpin,
     mut commands: mpsc::Receiver<ReaderCommand>,
     writer: mpsc::Sender<String>,
 ) {
@@ -322,15 +331,25 @@ async fn read_responses(
     let mut lines = BufReader::new(stdout).lines();
     loop {
         tokio::select! {
-            // Registrations first: a request's id is always registered before its response
-            // can be read, because it is queued here before the request is written.
-            biased;
             command = commands.recv() => match command {
-                Some(ReaderCommand::Expect { id, reply }) => {
+                Some(ReaderCommand::Send { id, line, reply }) => {
                     pending.insert(id, reply);
+                    // Capacity covers every call in flight, so a full queue means the
+                    // target stopped reading its input (or the writer is gone): the
+                    // caller then sees a transport failure instead of waiting.
+                    if writer.try_send(line).is_err() {
+                        pending.remove(&id);
+                    }
                 }
                 Some(ReaderCommand::Forget { id }) => {
-                    pending.remove(&id);
+                    if pending.remove(&id).is_some() {
+                        let cancelled = json!({
+                            "jsonrpc": "2.0",
+                            "method": "notifications/cancelled",
+                            "params": {"requestId": id, "reason": "the load test's call timeout passed"},
+                        });
+                        let _ = writer.try_send(cancelled.to_string());
+                    }
                 }
                 None => return,
             },
@@ -379,4 +398,136 @@ async fn keep_stderr_tail(stderr: ChildStderr) -> VecDeque<String> {
         tail.push_back(line.chars().take(STDERR_LINE_CHARS).collect());
     }
     tail
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use tokio::io::{DuplexStream, Lines, duplex};
+
+    use super::*;
+
+    /// The server's side of the pipes.
+    struct FakeServer {
+        requests: Lines<BufReader<DuplexStream>>,
+        responses: DuplexStream,
+    }
+
+    impl FakeServer {
+        async fn next(&mut self) -> Value {
+            let line = self.requests.next_line().await.unwrap().expect("the client wrote a line");
+            serde_json::from_str(&line).unwrap()
+        }
+
+        async fn send(&mut self, message: Value) {
+            self.responses.write_all(format!("{message}\n").as_bytes()).await.unwrap();
+        }
+    }
+
+    fn pair() -> (McpClient, FakeServer) {
+        let (client_output, server_responses) = duplex(1 << 16);
+        let (client_input, server_requests) = duplex(1 << 16);
+        let client = McpClient::over(client_output, client_input, 4);
+        (
+            client,
+            FakeServer { requests: BufReader::new(server_requests).lines(), responses: server_responses },
+        )
+    }
+
+    fn spawn_request(
+        client: &McpClient,
+        method: &'static str,
+        timeout: Duration,
+    ) -> JoinHandle<Result<Value, RequestFailure>> {
+        let client = client.clone();
+        tokio::spawn(async move { client.request(method, json!({}), timeout).await })
+    }
+
+    #[tokio::test]
+    async fn responses_reach_their_callers_in_any_order() {
+        let (client, mut server) = pair();
+        let first = spawn_request(&client, "a", Duration::from_secs(5));
+        let a = server.next().await;
+        let second = spawn_request(&client, "b", Duration::from_secs(5));
+        let b = server.next().await;
+        assert_eq!((a["method"].as_str(), b["method"].as_str()), (Some("a"), Some("b")));
+        // Noise the client must ignore: a notification, a stray line, an unknown id.
+        server.send(json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {}})).await;
+        server.responses.write_all(b"not json\n").await.unwrap();
+        server.send(json!({"jsonrpc": "2.0", "id": 999, "result": {}})).await;
+        server.send(json!({"jsonrpc": "2.0", "id": b["id"], "result": {"which": "b"}})).await;
+        server.send(json!({"jsonrpc": "2.0", "id": a["id"], "result": {"which": "a"}})).await;
+        assert_eq!(first.await.unwrap().unwrap()["result"]["which"], "a");
+        assert_eq!(second.await.unwrap().unwrap()["result"]["which"], "b");
+    }
+
+    #[tokio::test]
+    async fn an_answer_written_right_after_its_request_is_never_lost() {
+        let (client, mut server) = pair();
+        let echo = tokio::spawn(async move {
+            for _ in 0..2_000 {
+                let request = server.next().await;
+                server
+                    .send(
+                        json!({"jsonrpc": "2.0", "id": request["id"], "result": {"echo": request["method"]}}),
+                    )
+                    .await;
+            }
+        });
+        let callers: Vec<_> = (0..8)
+            .map(|_| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    for _ in 0..250 {
+                        let answer = client.request("m", json!({}), Duration::from_secs(10)).await.unwrap();
+                        assert_eq!(answer["result"]["echo"], "m");
+                    }
+                })
+            })
+            .collect();
+        for caller in callers {
+            caller.await.unwrap();
+        }
+        echo.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_request_the_server_never_answers_times_out_and_is_cancelled() {
+        let (client, mut server) = pair();
+        let outcome = client.request("slow", json!({}), Duration::from_millis(50)).await;
+        assert_eq!(outcome, Err(RequestFailure::Timeout));
+        let request = server.next().await;
+        let cancelled = server.next().await;
+        assert_eq!(cancelled["method"], "notifications/cancelled");
+        assert_eq!(cancelled["params"]["requestId"], request["id"]);
+        // A late answer is dropped, and the client keeps working.
+        server.send(json!({"jsonrpc": "2.0", "id": request["id"], "result": {}})).await;
+        let next = spawn_request(&client, "next", Duration::from_secs(5));
+        let asked = server.next().await;
+        server.send(json!({"jsonrpc": "2.0", "id": asked["id"], "result": {"ok": true}})).await;
+        assert_eq!(next.await.unwrap().unwrap()["result"]["ok"], true);
+    }
+
+    #[tokio::test]
+    async fn server_pings_are_answered_and_other_requests_refused() {
+        let (_client, mut server) = pair();
+        server.send(json!({"jsonrpc": "2.0", "id": "p1", "method": "ping"})).await;
+        server.send(json!({"jsonrpc": "2.0", "id": "r1", "method": "roots/list"})).await;
+        let pong = server.next().await;
+        assert_eq!((pong["id"].as_str(), pong["result"].is_object()), (Some("p1"), true));
+        let refused = server.next().await;
+        assert_eq!((refused["id"].as_str(), refused["error"]["code"].as_i64()), (Some("r1"), Some(-32601)));
+    }
+
+    #[tokio::test]
+    async fn a_closed_output_fails_waiting_and_later_calls_at_once() {
+        let (client, mut server) = pair();
+        let waiting = spawn_request(&client, "a", Duration::from_secs(30));
+        server.next().await;
+        drop(server);
+        assert_eq!(waiting.await.unwrap(), Err(RequestFailure::Transport));
+        let later = client.request("b", json!({}), Duration::from_secs(30)).await;
+        assert_eq!(later, Err(RequestFailure::Transport));
+    }
 }

@@ -240,7 +240,7 @@ fn is_version(version: &str) -> bool {
     let parts: Vec<&str> = core.split('.').collect();
     let core_ok = (1..=3).contains(&parts.len())
         && parts.iter().all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
-    let suffix_ok = suffix.chars().skip(1).all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+    let suffix_ok = suffix.chars().skip(1).all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))
         && suffix.len() != 1;
     core_ok && suffix_ok
 }
@@ -452,7 +452,7 @@ default = "1 hour"
 
     #[test]
     fn versions_follow_the_usual_shape() {
-        for good in ["1", "1.2", "1.2.3", "1.2.3-beta.1", "0.1.0+build5"] {
+        for good in ["1", "1.2", "1.2.3", "1.2.3-beta.1", "0.1.0+build5", "2.0.0-rc.1+sha.5114f85"] {
             assert!(is_version(good), "{good}");
         }
         for bad in ["", "v1", "1.2.3.4", "1..2", "1.2.3-", "1.x", "1.2 3"] {

@@ -49,7 +49,7 @@ use super::render::{at, list_at, response_notes, warnings};
 
 /// How long New Relic may run one of these queries; NerdGraph's own default is 5 s, which
 /// a FACET over a day of logs can exceed.
-pub(crate) const DEFAULT_NRQL_TIMEOUT_SECONDS: u64 = 15;
+const DEFAULT_NRQL_TIMEOUT_SECONDS: u64 = 15;
 /// Time beyond the NRQL timeout for the HTTP round trip and retries.
 const TRANSPORT_ALLOWANCE: Duration = Duration::from_secs(10);
 /// Marker in a shape's text replaced by `WHERE c1 AND c2 …` (or nothing).
@@ -140,7 +140,8 @@ impl Shape {
 }
 
 /// Parses every combination of every shape; the first failure names its shape and text.
-/// For tests: each domain checks its shapes with it.
+/// Each domain's tests check their shapes with it.
+#[cfg(test)]
 pub(crate) fn parse_all(shapes: &[Shape]) -> Result<usize, String> {
     let mut parsed = 0;
     for shape in shapes {
@@ -164,7 +165,6 @@ pub(crate) struct NrqlCall<C> {
     shape: &'static str,
     conditions: Vec<&'static str>,
     values: BTreeMap<String, Value>,
-    timeout_seconds: u64,
     context: C,
 }
 
@@ -176,7 +176,6 @@ impl<C> NrqlCall<C> {
             shape,
             conditions: Vec::new(),
             values: BTreeMap::new(),
-            timeout_seconds: DEFAULT_NRQL_TIMEOUT_SECONDS,
             context,
         }
     }
@@ -220,13 +219,6 @@ impl<C> NrqlCall<C> {
     pub(crate) fn flag(self, name: &'static str, on: bool) -> Self {
         if on { self.condition(name) } else { self }
     }
-
-    /// How long New Relic may run the query (clamped to NerdGraph's 5 to 120 s).
-    #[must_use]
-    pub(crate) fn timeout_seconds(mut self, seconds: u64) -> Self {
-        self.timeout_seconds = seconds.clamp(5, 120);
-        self
-    }
 }
 
 /// The rows of one answered query and what a renderer reports beside them.
@@ -242,18 +234,6 @@ pub(crate) struct NrqlAnswer {
 }
 
 impl NrqlAnswer {
-    /// An answer of `rows` with no metadata, notes or warnings.
-    pub(crate) fn new(account: i64, nrql: impl Into<String>, rows: Vec<Value>) -> Self {
-        Self {
-            account,
-            nrql: nrql.into(),
-            rows,
-            metadata: Value::Null,
-            notes: String::new(),
-            warnings: json!([]),
-        }
-    }
-
     /// Reads a `NrqlQuery` response; a missing result is an actionable error.
     pub(crate) fn from_response(
         account: i64,
@@ -399,7 +379,7 @@ where
         .policy
         .check_call(&query, &[account], context.now_epoch_ms)
         .map_err(|violation| ToolError::new(ToolErrorKind::Policy, violation.to_string()))?;
-    let timeout_seconds = call.timeout_seconds;
+    let timeout_seconds = DEFAULT_NRQL_TIMEOUT_SECONDS;
     let request = UpstreamRequest {
         operation: "NrqlQuery",
         document: NRQL_QUERY,

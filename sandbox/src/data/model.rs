@@ -26,6 +26,27 @@ pub enum EntityKind {
         /// For a page, the GUID of its dashboard.
         parent_guid: Option<String>,
     },
+    /// A browser application (`BrowserApplicationEntity`).
+    BrowserApplication {
+        /// The browser application id.
+        application_id: i64,
+        /// The id of the APM application that serves it.
+        serving_apm_application_id: Option<i64>,
+    },
+    /// A synthetic monitor (`SyntheticMonitorEntity`).
+    SyntheticMonitor {
+        /// The monitor id (a UUID; also the last part of the GUID).
+        monitor_id: String,
+        /// `SyntheticMonitorType` value: `SIMPLE`, `SCRIPT_API`, `BROWSER`, …
+        monitor_type: String,
+        /// The URL a `SIMPLE` or `BROWSER` monitor checks.
+        monitored_url: Option<String>,
+        /// Minutes between runs.
+        period_minutes: i64,
+    },
+    /// An infrastructure integration entity such as a Kubernetes cluster
+    /// (`GenericInfrastructureEntity`).
+    GenericInfrastructure,
 }
 
 impl EntityKind {
@@ -35,6 +56,9 @@ impl EntityKind {
             EntityKind::ApmApplication { .. } => "ApmApplicationEntity",
             EntityKind::InfrastructureHost => "InfrastructureHostEntity",
             EntityKind::Dashboard { .. } => "DashboardEntity",
+            EntityKind::BrowserApplication { .. } => "BrowserApplicationEntity",
+            EntityKind::SyntheticMonitor { .. } => "SyntheticMonitorEntity",
+            EntityKind::GenericInfrastructure => "GenericInfrastructureEntity",
         }
     }
 
@@ -44,6 +68,9 @@ impl EntityKind {
             EntityKind::ApmApplication { .. } => "ApmApplicationEntityOutline",
             EntityKind::InfrastructureHost => "InfrastructureHostEntityOutline",
             EntityKind::Dashboard { .. } => "DashboardEntityOutline",
+            EntityKind::BrowserApplication { .. } => "BrowserApplicationEntityOutline",
+            EntityKind::SyntheticMonitor { .. } => "SyntheticMonitorEntityOutline",
+            EntityKind::GenericInfrastructure => "GenericInfrastructureEntityOutline",
         }
     }
 
@@ -53,6 +80,9 @@ impl EntityKind {
             EntityKind::ApmApplication { .. } => "APM_APPLICATION_ENTITY",
             EntityKind::InfrastructureHost => "INFRASTRUCTURE_HOST_ENTITY",
             EntityKind::Dashboard { .. } => "DASHBOARD_ENTITY",
+            EntityKind::BrowserApplication { .. } => "BROWSER_APPLICATION_ENTITY",
+            EntityKind::SyntheticMonitor { .. } => "SYNTHETIC_MONITOR_ENTITY",
+            EntityKind::GenericInfrastructure => "GENERIC_INFRASTRUCTURE_ENTITY",
         }
     }
 }
@@ -66,9 +96,10 @@ pub struct Entity {
     pub name: String,
     /// Owning account.
     pub account_id: i64,
-    /// Domain (`APM`, `INFRA`, `VIZ`).
+    /// Domain (`APM`, `INFRA`, `VIZ`, `BROWSER`, `SYNTH`).
     pub domain: &'static str,
-    /// Type within the domain (`APPLICATION`, `HOST`, `DASHBOARD`).
+    /// Type within the domain (`APPLICATION`, `HOST`, `DASHBOARD`, `MONITOR`,
+    /// `KUBERNETESCLUSTER`).
     pub entity_type_tag: &'static str,
     /// Kind-specific fields.
     pub kind: EntityKind,

@@ -1,6 +1,7 @@
 //! Entities: `entity(guid)`, `entities(guids)`, `entitySearch(...)` and the computed
 //! entity fields (golden metrics and tags, related entities, deployment search, dashboard
-//! pages).
+//! pages), for applications, hosts, dashboards, browser applications, synthetic monitors and
+//! infrastructure integration entities.
 
 use serde_json::{Map, Value, json};
 
@@ -41,7 +42,17 @@ pub fn entity_json(ctx: &RequestContext<'_>, entity: &Entity, outline: bool) -> 
             map.insert("applicationId".into(), json!(application_id));
             map.insert("language".into(), json!(language));
         }
-        EntityKind::InfrastructureHost => {}
+        EntityKind::InfrastructureHost | EntityKind::GenericInfrastructure => {}
+        EntityKind::BrowserApplication { application_id, serving_apm_application_id } => {
+            map.insert("applicationId".into(), json!(application_id));
+            map.insert("servingApmApplicationId".into(), json!(serving_apm_application_id));
+        }
+        EntityKind::SyntheticMonitor { monitor_id, monitor_type, monitored_url, period_minutes } => {
+            map.insert("monitorId".into(), json!(monitor_id));
+            map.insert("monitorType".into(), json!(monitor_type));
+            map.insert("monitoredUrl".into(), json!(monitored_url));
+            map.insert("period".into(), json!(period_minutes));
+        }
         EntityKind::Dashboard { parent_guid } => {
             map.insert("dashboardParentGuid".into(), json!(parent_guid));
             let records = ctx.world.records();
@@ -128,6 +139,9 @@ impl<'w> Resolver<'w> for EntityObject<'w> {
                 "tags": match self.entity.kind {
                     EntityKind::ApmApplication { .. } => json!([{"key": "environment"}, {"key": "team"}, {"key": "language"}]),
                     EntityKind::InfrastructureHost => json!([{"key": "environment"}, {"key": "operatingSystem"}]),
+                    EntityKind::BrowserApplication { .. } => json!([{"key": "environment"}, {"key": "team"}]),
+                    EntityKind::SyntheticMonitor { .. } => json!([{"key": "monitorType"}, {"key": "publicLocation"}]),
+                    EntityKind::GenericInfrastructure => json!([{"key": "environment"}, {"key": "clusterName"}]),
                     EntityKind::Dashboard { .. } => json!([]),
                 },
             }))),
@@ -194,6 +208,87 @@ fn golden_metrics(entity: &Entity) -> Value {
                 ),
             ),
         ],
+        EntityKind::BrowserApplication { .. } => vec![
+            metric(
+                "pageLoadSeconds",
+                "Page load time (s)",
+                "SECONDS",
+                format!(
+                    "SELECT average(duration) AS 'Page load time (s)' FROM PageView WHERE entityGuid = '{guid}' TIMESERIES"
+                ),
+            ),
+            metric(
+                "pageViews",
+                "Page views",
+                "PAGES_PER_SECOND",
+                format!(
+                    "SELECT rate(count(*), 1 second) AS 'Page views' FROM PageView WHERE entityGuid = '{guid}' TIMESERIES"
+                ),
+            ),
+            metric(
+                "jsErrors",
+                "JavaScript errors",
+                "COUNT",
+                format!(
+                    "SELECT count(*) AS 'JavaScript errors' FROM JavaScriptError WHERE entityGuid = '{guid}' TIMESERIES"
+                ),
+            ),
+        ],
+        EntityKind::SyntheticMonitor { .. } => vec![
+            metric(
+                "successRate",
+                "Success rate",
+                "PERCENTAGE",
+                format!(
+                    "SELECT percentage(count(*), WHERE result = 'SUCCESS') AS 'Success rate' FROM SyntheticCheck WHERE entityGuid = '{guid}' TIMESERIES"
+                ),
+            ),
+            metric(
+                "failedChecks",
+                "Failed checks",
+                "COUNT",
+                format!(
+                    "SELECT count(*) AS 'Failed checks' FROM SyntheticCheck WHERE entityGuid = '{guid}' AND result = 'FAILED' TIMESERIES"
+                ),
+            ),
+            metric(
+                "medianDurationMs",
+                "Median duration (ms)",
+                "MS",
+                format!(
+                    "SELECT median(duration) AS 'Median duration (ms)' FROM SyntheticCheck WHERE entityGuid = '{guid}' TIMESERIES"
+                ),
+            ),
+        ],
+        EntityKind::GenericInfrastructure => {
+            let cluster = entity.tag_values("clusterName").first().cloned().unwrap_or_default();
+            vec![
+                metric(
+                    "cpuUsedCores",
+                    "CPU used (cores)",
+                    "COUNT",
+                    format!(
+                        "SELECT sum(cpuUsedCores) AS 'CPU used (cores)' FROM K8sNodeSample WHERE clusterName = '{cluster}' TIMESERIES"
+                    ),
+                ),
+                metric(
+                    "memoryWorkingSetBytes",
+                    "Memory working set",
+                    "BYTES",
+                    format!(
+                        "SELECT sum(memoryWorkingSetBytes) AS 'Memory working set' FROM K8sNodeSample WHERE clusterName = '{cluster}' TIMESERIES"
+                    ),
+                ),
+                metric(
+                    "podsNotReady",
+                    "Pods not ready",
+                    "COUNT",
+                    format!(
+                        "SELECT uniqueCount(podName) AS 'Pods not ready' FROM K8sPodSample WHERE clusterName = '{cluster}' AND isReady = 0 TIMESERIES"
+                    ),
+                ),
+            ]
+        }
         EntityKind::Dashboard { .. } => Vec::new(),
     };
     json!({"context": {"account": null, "guid": null}, "metrics": metrics})

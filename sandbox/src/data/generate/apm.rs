@@ -1,0 +1,135 @@
+//! Application telemetry: transactions, their errors, logs and the server span of each
+//! recent transaction (a trace of one span; the traces that cross services are built in
+//! `traces`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rand::Rng;
+use rand::rngs::StdRng;
+
+use super::super::event::Event;
+use super::{
+    AppInstance, BAD_RELEASE_AGO_MS, BAD_RELEASE_ERROR_RATE, PRODUCTION, SPAN_HISTORY_MS,
+    TRANSACTION_SPACING_MS, hex_id, round_to,
+};
+
+/// `rng` draws the transactions; span ids come from `span_ids` so that the transactions stay
+/// the same whatever the spans carry.
+pub(super) fn generate_app_events(
+    rng: &mut StdRng,
+    span_ids: &mut StdRng,
+    apps: &[AppInstance],
+    start: i64,
+    anchor_ms: i64,
+    events: &mut BTreeMap<i64, Vec<Event>>,
+) {
+    let error_classes = [
+        ("java.net.SocketTimeoutException", "Read timed out", "504"),
+        ("UpstreamUnavailable", "upstream connect error or disconnect/reset before headers", "503"),
+        ("ValidationError", "invalid card number", "400"),
+        ("InternalError", "unexpected nil pointer", "500"),
+    ];
+    for app in apps {
+        let account_events = events.entry(app.account_id).or_default();
+        let app_name: Arc<str> = Arc::from(app.spec.name);
+        let guid: Arc<str> = Arc::from(app.guid.as_str());
+        let host: Arc<str> = Arc::from(app.host.as_str());
+        let bad_release = app.account_id == PRODUCTION && app.spec.name == "payments-api";
+        let mut slot = start;
+        let mut trace_counter: u64 = 0;
+        while slot < anchor_ms {
+            let timestamp = slot + rng.random_range(0..TRANSACTION_SPACING_MS);
+            slot += TRANSACTION_SPACING_MS;
+            let (name, method, uri) = app.spec.transactions[rng.random_range(0..app.spec.transactions.len())];
+            let error_rate = if bad_release && timestamp >= anchor_ms - BAD_RELEASE_AGO_MS {
+                BAD_RELEASE_ERROR_RATE
+            } else {
+                app.spec.error_rate
+            };
+            let error = rng.random_bool(error_rate);
+            let spread: f64 = rng.random();
+            let mut duration = app.spec.base_duration * (0.4 + 1.6 * spread * spread);
+            if rng.random_bool(0.02) {
+                duration *= 6.0;
+            }
+            let duration = round_to(duration, 4);
+            let (class, message, code) = error_classes[rng.random_range(0..error_classes.len())];
+            let status = if error { code } else { "200" };
+            trace_counter += 1;
+            let trace_id = format!("{:016x}", rng.random::<u64>());
+            let mut transaction = Event::new("Transaction", timestamp)
+                .with("appName", &app_name)
+                .with("entityGuid", &guid)
+                .with("entity.guid", &guid)
+                .with("name", name)
+                .with("transactionType", if method.is_empty() { "Other" } else { "Web" })
+                .with("duration", duration)
+                .with("databaseDuration", round_to(duration * 0.3, 4))
+                .with("error", error)
+                .with("httpResponseCode", status)
+                .with("host", &host)
+                .with("traceId", trace_id.as_str());
+            if !method.is_empty() {
+                transaction = transaction.with("request.method", method).with("request.uri", uri);
+            }
+            account_events.push(transaction);
+            if error {
+                account_events.push(
+                    Event::new("TransactionError", timestamp)
+                        .with("appName", &app_name)
+                        .with("entityGuid", &guid)
+                        .with("entity.guid", &guid)
+                        .with("transactionName", name)
+                        .with("error.class", class)
+                        .with("error.message", message)
+                        .with("httpResponseCode", status)
+                        .with("host", &host),
+                );
+                account_events.push(
+                    Event::new("Log", timestamp)
+                        .with("message", format!("{name} failed: {class}: {message}"))
+                        .with("level", "ERROR")
+                        .with("service", &app_name)
+                        .with("entity.guid", &guid)
+                        .with("entity.name", &app_name)
+                        .with("hostname", &host)
+                        .with("trace.id", trace_id.as_str()),
+                );
+            } else if trace_counter.is_multiple_of(4) {
+                let (level, text) = if duration > app.spec.base_duration * 3.0 {
+                    ("WARN", format!("slow request {uri} took {:.0} ms", duration * 1000.0))
+                } else {
+                    ("INFO", format!("completed {method} {uri} in {:.0} ms", duration * 1000.0))
+                };
+                account_events.push(
+                    Event::new("Log", timestamp)
+                        .with("message", text)
+                        .with("level", level)
+                        .with("service", &app_name)
+                        .with("entity.guid", &guid)
+                        .with("entity.name", &app_name)
+                        .with("hostname", &host)
+                        .with("trace.id", trace_id.as_str()),
+                );
+            }
+            if timestamp >= anchor_ms - SPAN_HISTORY_MS {
+                let mut span = Event::new("Span", timestamp)
+                    .with("name", name)
+                    .with("duration.ms", round_to(duration * 1000.0, 1))
+                    .with("service.name", &app_name)
+                    .with("appName", &app_name)
+                    .with("entity.guid", &guid)
+                    .with("trace.id", trace_id.as_str())
+                    .with("span.kind", "server")
+                    .with("error", error)
+                    .with("id", hex_id(span_ids, 16))
+                    .with("host", &host);
+                if error {
+                    span = span.with("error.class", class).with("error.message", message);
+                }
+                account_events.push(span);
+            }
+        }
+    }
+}
