@@ -138,22 +138,24 @@ pub async fn run(options: &LoadtestOptions) -> Result<Report, LoadtestError> {
     let read_only: Arc<HashSet<String>> =
         Arc::new(tools.iter().filter(|tool| tool.read_only).map(|tool| tool.name.clone()).collect());
     let has_status = offered.iter().any(|name| name == SERVER_STATUS_TOOL);
-    let plan = |stop| PhasePlan {
+    // Each phase gets its own seeds, so the measured phase does not replay the warm-up's
+    // calls (which would turn "distinct" queries into cache hits).
+    let plan = |stop, phase: u64| PhasePlan {
         concurrency: options.concurrency,
         stop,
         call_timeout: options.call_timeout,
         retry_read_once: options.retry_read_once,
-        seed: options.seed,
+        seed: options.seed.wrapping_add(phase << 32),
     };
 
     if !options.warmup.is_zero() {
         let bar = progress_bar(options.progress, Stop::After(options.warmup), "warm-up");
-        run_phase(&client, &scenario, &read_only, &plan(Stop::After(options.warmup)), &bar).await?;
+        run_phase(&client, &scenario, &read_only, &plan(Stop::After(options.warmup), 0), &bar).await?;
         bar.finish_and_clear();
     }
     let before = if has_status { read_counters(&client, options.call_timeout).await } else { None };
     let bar = progress_bar(options.progress, options.stop, "measuring");
-    let measured = run_phase(&client, &scenario, &read_only, &plan(options.stop), &bar).await?;
+    let measured = run_phase(&client, &scenario, &read_only, &plan(options.stop, 1), &bar).await?;
     bar.finish_and_clear();
     let after = if has_status && !measured.connection_lost {
         read_counters(&client, options.call_timeout).await

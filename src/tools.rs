@@ -15,11 +15,14 @@ mod render;
 mod time_buckets;
 
 pub mod alerting;
+pub mod changes;
 pub mod dashboards;
 pub mod relationships;
+pub mod reports;
 pub mod synthetics;
 pub mod data_access;
 pub mod discovery;
+pub mod errors;
 pub mod incidents;
 pub mod infrastructure;
 pub mod logs;
@@ -55,6 +58,9 @@ pub fn builtin_plugins_with(settings: &ToolSettings) -> Vec<Arc<dyn Plugin>> {
         Arc::new(relationships::RelationshipsPlugin::new(settings.nrql.clone())),
         Arc::new(synthetics::SyntheticsPlugin::new(settings.nrql.clone())),
         Arc::new(incidents::IncidentsPlugin::new()),
+        Arc::new(changes::ChangesPlugin::new(settings.nrql.clone())),
+        Arc::new(errors::ErrorsPlugin::new(settings.nrql.clone())),
+        Arc::new(reports::ReportsPlugin::new(settings.nrql.clone())),
         Arc::new(server::ServerPlugin::new()),
     ]
 }
@@ -69,5 +75,7 @@ pub fn graphql_documents() -> Vec<(&'static str, &'static str)> {
     documents.extend_from_slice(relationships::DOCUMENTS);
     documents.extend_from_slice(synthetics::DOCUMENTS);
     documents.extend_from_slice(incidents::DOCUMENTS);
+    documents.extend_from_slice(changes::DOCUMENTS);
+    documents.extend_from_slice(reports::DOCUMENTS);
     documents
 }

@@ -690,3 +690,17 @@ async fn entity_search_and_lookup_return_the_new_entity_kinds() {
     }
     sandbox.stop().await;
 }
+
+#[test]
+#[ignore]
+fn zz_measure() {
+    let rss = || std::fs::read_to_string("/proc/self/statm").unwrap().split_whitespace().nth(1).unwrap().parse::<i64>().unwrap() * 4096;
+    let before = rss();
+    let t = std::time::Instant::now();
+    let w = Dataset::generate(7, ANCHOR_MS);
+    let el = t.elapsed();
+    let after = rss();
+    let attrs: usize = w.events.values().flatten().map(|e| e.attributes.len()).sum();
+    let cap: usize = w.events.values().flatten().map(|e| e.attributes.capacity()).sum();
+    eprintln!("MEASURE {:?} total {} rss+{} MB attrs {} cap {}", el, w.event_count(), (after - before) / 1_000_000, attrs, cap);
+}

@@ -183,7 +183,7 @@ fn rotate_to(cycle: &[&str], member: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::type_complexity)]
     use super::*;
 
     fn order(plugins: &[(&'static str, &[&'static str])]) -> Ordered {

@@ -49,7 +49,7 @@ pub fn plan_changes(current: &[Arc<ManifestPlugin>], desired: &[Arc<ManifestPlug
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::type_complexity)]
     use newrelic_mcp_nrql::Policy;
 
     use super::*;

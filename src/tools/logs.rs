@@ -277,7 +277,10 @@ struct PatternsContext {
     sample_size: i64,
 }
 
-fn choose_patterns(args: GetLogPatternsArgs, _: &PlanContext) -> Result<NrqlCall<PatternsContext>, PlanError> {
+fn choose_patterns(
+    args: GetLogPatternsArgs,
+    _: &PlanContext,
+) -> Result<NrqlCall<PatternsContext>, PlanError> {
     let filters = LogFilters::new(args.app_name.as_deref(), args.level.as_deref(), args.hostname.as_deref())?;
     let sample_size =
         args::limit("sample_size", args.sample_size, PATTERNS_DEFAULT_SAMPLE, PATTERNS_MAX_SAMPLE)?;
@@ -286,8 +289,9 @@ fn choose_patterns(args: GetLogPatternsArgs, _: &PlanContext) -> Result<NrqlCall
         window: args::since_label(args.since.as_deref(), PATTERNS_DEFAULT_SINCE),
         sample_size,
     };
-    let call =
-        NrqlCall::new("patterns", args.account_id, context).value("limit", sample_size).value_opt("since", args.since);
+    let call = NrqlCall::new("patterns", args.account_id, context)
+        .value("limit", sample_size)
+        .value_opt("since", args.since);
     Ok(filters.apply(call))
 }
 
@@ -342,7 +346,8 @@ fn render_patterns(answer: &NrqlAnswer, context: &PatternsContext) -> Result<Too
         text.push_str("No log lines in the window. Drop filters or widen since.\n");
     }
     for (rank, group) in groups.iter().take(PATTERNS_IN_TEXT).enumerate() {
-        let errors: f64 = group.levels.iter().filter(|(level, _)| is_error_level(level)).map(|(_, n)| n).sum();
+        let errors: f64 =
+            group.levels.iter().filter(|(level, _)| is_error_level(level)).map(|(_, n)| n).sum();
         text.push_str(&format!(
             "{}. {} lines ({}%){} — {}\n",
             rank + 1,
@@ -356,7 +361,10 @@ fn render_patterns(answer: &NrqlAnswer, context: &PatternsContext) -> Result<Too
         }
     }
     if groups.len() > PATTERNS_IN_TEXT {
-        text.push_str(&format!("… {} more patterns in the structured content\n", groups.len() - PATTERNS_IN_TEXT));
+        text.push_str(&format!(
+            "… {} more patterns in the structured content\n",
+            groups.len() - PATTERNS_IN_TEXT
+        ));
     }
     let mut structured = Map::new();
     structured.insert("filters".into(), json!(context.filters));
@@ -527,27 +535,27 @@ mod tests {
             (
                 "search_logs",
                 json!({"query": "timeout"}),
-                "SELECT message, level, entity.name, hostname, trace.id FROM Log WHERE message LIKE '%timeout%' SINCE 1 hour ago LIMIT 50",
+                "SELECT message, level, entity.name, hostname, trace.id FROM Log WHERE message LIKE '%timeout%' LIMIT 50 SINCE 1 hour ago",
             ),
             (
                 "search_logs",
                 json!({"query": "refused", "field": "error.class", "app_name": "web", "level": "ERROR", "limit": 5}),
-                "SELECT message, level, entity.name, hostname, trace.id FROM Log WHERE error.class LIKE '%refused%' AND entity.name = 'web' AND level = 'ERROR' SINCE 1 hour ago LIMIT 5",
+                "SELECT message, level, entity.name, hostname, trace.id FROM Log WHERE error.class LIKE '%refused%' AND entity.name = 'web' AND level = 'ERROR' LIMIT 5 SINCE 1 hour ago",
             ),
             (
                 "get_log_patterns",
                 json!({"hostname": "h1", "since": "1 day"}),
-                "SELECT count(*) AS 'count', max(timestamp) AS 'last_seen' FROM Log WHERE hostname = 'h1' FACET level, message SINCE 1 day ago LIMIT 500",
+                "SELECT count(*) AS count, max(timestamp) AS last_seen FROM Log WHERE hostname = 'h1' FACET level, message LIMIT 500 SINCE 1 day ago",
             ),
             (
                 "tail_logs",
                 json!({}),
-                "SELECT message, level, entity.name, hostname, trace.id FROM Log SINCE 5 minutes ago LIMIT 50",
+                "SELECT message, level, entity.name, hostname, trace.id FROM Log LIMIT 50 SINCE 5 minutes ago",
             ),
             (
                 "tail_logs",
                 json!({"after_timestamp": 1_715_776_000_000_i64, "level": "ERROR"}),
-                "SELECT message, level, entity.name, hostname, trace.id FROM Log WHERE level = 'ERROR' SINCE 1715776000001 LIMIT 50",
+                "SELECT message, level, entity.name, hostname, trace.id FROM Log WHERE level = 'ERROR' LIMIT 50 SINCE 1715776000001",
             ),
         ];
         for (tool, arguments, expected) in cases {
@@ -558,7 +566,7 @@ mod tests {
     #[test]
     fn searched_text_stays_a_value() {
         let query = nrql(&plan(&all(), "search_logs", json!({"query": "x' OR level LIKE '%"})).unwrap());
-        assert!(query.contains(r"WHERE message LIKE '%x\' OR level LIKE \'%%' SINCE"), "{query}");
+        assert!(query.contains(r"WHERE message LIKE '%x\' OR level LIKE \'%%' LIMIT 50 SINCE"), "{query}");
         let field = plan(&all(), "search_logs", json!({"query": "x", "field": "message` OR `level"}));
         assert!(matches!(field, Err(PlanError::InvalidArguments(_))));
     }
@@ -588,7 +596,13 @@ mod tests {
             {"timestamp": 1_715_776_100_000_i64, "level": "WARN", "entity.name": "payments-api", "hostname": "h1", "message": "slow timeout"}
         ]);
         let output = answer(&all(), "search_logs", json!({"query": "timeout"}), rows).unwrap();
-        assert!(output.text.starts_with("2 lines with message containing 'timeout' (all logs, last 1 hour, account 1000001)"), "{}", output.text);
+        assert!(
+            output.text.starts_with(
+                "2 lines with message containing 'timeout' (all logs, last 1 hour, account 1000001)"
+            ),
+            "{}",
+            output.text
+        );
         assert!(output.text.contains("levels: ERROR 1, WARN 1"));
         assert!(output.text.contains("2024-05-15 12:30:00 ERROR payments-api@h1: read timeout [trace t1]"));
         assert_eq!(output.structured["lines"][0]["trace_id"], "t1");
@@ -604,8 +618,16 @@ mod tests {
             {"facet": ["INFO", "completed in 241 ms"], "level": "INFO", "message": "completed in 241 ms", "count": 7, "last_seen": 1_715_776_000_000_i64}
         ]);
         let output = answer(&all(), "get_log_patterns", json!({}), rows).unwrap();
-        assert!(output.text.starts_with("2 patterns in 20 lines (all logs, last 1 hour, account 1000001)"), "{}", output.text);
-        assert!(output.text.contains("1. 16 lines (80%) — completed in <n> ms\n   e.g. completed in 240 ms"), "{}", output.text);
+        assert!(
+            output.text.starts_with("2 patterns in 20 lines (all logs, last 1 hour, account 1000001)"),
+            "{}",
+            output.text
+        );
+        assert!(
+            output.text.contains("1. 16 lines (80%) — completed in <n> ms\n   e.g. completed in 240 ms"),
+            "{}",
+            output.text
+        );
         assert!(output.text.contains("2. 4 lines (20%), 4 errors — timeout after <n> ms"), "{}", output.text);
         assert_eq!(output.structured["patterns"][0]["variants"], 2);
         assert_eq!(output.structured["patterns"][0]["last_seen"], "2024-05-15 12:30:00");
@@ -623,7 +645,8 @@ mod tests {
         let third = output.text.find("third").unwrap();
         assert!(first < output.text.find("second").unwrap() && output.text.find("second").unwrap() < third);
         assert_eq!(output.structured["next_after_timestamp"], 3000);
-        let quiet = answer(&all(), "tail_logs", json!({"after_timestamp": 5000}), json!([])).unwrap();
-        assert_eq!(quiet.structured["next_after_timestamp"], 5000);
+        let quiet = answer(&all(), "tail_logs", json!({"after_timestamp": 1_715_776_100_000_i64}), json!([]))
+            .unwrap();
+        assert_eq!(quiet.structured["next_after_timestamp"], 1_715_776_100_000_i64);
     }
 }

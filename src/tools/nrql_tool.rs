@@ -113,8 +113,13 @@ impl Shape {
 
     /// The template text and parameters with the conditions in `mask` switched on.
     fn expand(&self, mask: usize) -> (String, Vec<ParamSpec>) {
-        let chosen: Vec<&Condition> =
-            self.conditions.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, c)| c).collect();
+        let chosen: Vec<&Condition> = self
+            .conditions
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| mask & (1 << i) != 0)
+            .map(|(_, c)| c)
+            .collect();
         let joined = chosen.iter().map(|c| c.nrql).collect::<Vec<_>>().join(" AND ");
         let (where_text, and_text) = if chosen.is_empty() {
             (String::new(), String::new())
@@ -171,13 +176,7 @@ pub(crate) struct NrqlCall<C> {
 impl<C> NrqlCall<C> {
     /// A call of `shape` for the requested account (`None`: the configured default).
     pub(crate) fn new(shape: &'static str, account_id: Option<i64>, context: C) -> Self {
-        Self {
-            account_id,
-            shape,
-            conditions: Vec::new(),
-            values: BTreeMap::new(),
-            context,
-        }
+        Self { account_id, shape, conditions: Vec::new(), values: BTreeMap::new(), context }
     }
 
     /// Sets a placeholder's value.
@@ -366,7 +365,8 @@ where
         Some(Err(error)) => return Err(internal(descriptor, error)),
         None => return Err(internal(descriptor, format!("no template for '{}'", call.shape))),
     };
-    let query = template.fill(&call.values).map_err(|error| PlanError::InvalidArguments(error.to_string()))?;
+    let query =
+        template.fill(&call.values).map_err(|error| PlanError::InvalidArguments(error.to_string()))?;
     let text = newrelic_mcp_nrql::print(&query);
     if text.len() > MAX_QUERY_BYTES {
         return Err(PlanError::InvalidArguments(format!(
@@ -558,7 +558,10 @@ mod tests {
         let shape = &shapes()[0];
         let cases = [
             (0b00, "SELECT count(*) FROM Log WHERE service = {{app}}  FACET level SINCE {{since}} ago"),
-            (0b01, "SELECT count(*) FROM Log WHERE service = {{app}} AND level = {{level}} FACET level SINCE {{since}} ago"),
+            (
+                0b01,
+                "SELECT count(*) FROM Log WHERE service = {{app}} AND level = {{level}} FACET level SINCE {{since}} ago",
+            ),
             (
                 0b11,
                 "SELECT count(*) FROM Log WHERE service = {{app}} AND level = {{level}} AND level IN ('ERROR', 'FATAL') FACET level SINCE {{since}} ago",
@@ -576,7 +579,10 @@ mod tests {
     #[test]
     fn plans_the_filled_query_with_conditions_and_defaults() {
         let cases = [
-            (json!({"app_name": "web"}), "SELECT count(*) FROM Log WHERE service = 'web' FACET level SINCE 1 hour ago"),
+            (
+                json!({"app_name": "web"}),
+                "SELECT count(*) FROM Log WHERE service = 'web' FACET level SINCE 1 hour ago",
+            ),
             (
                 json!({"app_name": "web", "level": "WARN", "since": "6 hours"}),
                 "SELECT count(*) FROM Log WHERE service = 'web' AND level = 'WARN' FACET level SINCE 6 hours ago",
@@ -590,7 +596,10 @@ mod tests {
             let planned = plan(arguments.clone()).unwrap();
             assert_eq!(nrql_of(&planned), expected, "{arguments}");
             assert_eq!(planned.nrql_account, Some(1));
-            assert_eq!(planned.timeout, Duration::from_secs(DEFAULT_NRQL_TIMEOUT_SECONDS) + TRANSPORT_ALLOWANCE);
+            assert_eq!(
+                planned.timeout,
+                Duration::from_secs(DEFAULT_NRQL_TIMEOUT_SECONDS) + TRANSPORT_ALLOWANCE
+            );
         }
     }
 
@@ -600,7 +609,12 @@ mod tests {
         let nrql = nrql_of(&planned);
         let reparsed = newrelic_mcp_nrql::parse(&nrql).unwrap();
         assert_eq!(newrelic_mcp_nrql::print(&reparsed), nrql);
-        assert!(nrql.starts_with(r"SELECT count(*) FROM Log WHERE service = 'x\' OR service LIKE \'%' AND level = "), "{nrql}");
+        assert!(
+            nrql.starts_with(
+                r"SELECT count(*) FROM Log WHERE service = 'x\' OR service LIKE \'%' AND level = "
+            ),
+            "{nrql}"
+        );
         assert!(nrql.ends_with("FACET level SINCE 1 hour ago"), "{nrql}");
     }
 
@@ -615,7 +629,10 @@ mod tests {
 
     #[test]
     fn refuses_bad_values_accounts_and_policy_breaches_before_any_call() {
-        assert!(matches!(plan(json!({"app_name": "web", "since": "soon"})), Err(PlanError::InvalidArguments(_))));
+        assert!(matches!(
+            plan(json!({"app_name": "web", "since": "soon"})),
+            Err(PlanError::InvalidArguments(_))
+        ));
         assert!(matches!(plan(json!({"app_name": "web", "extra": 1})), Err(PlanError::InvalidArguments(_))));
         let kind_of = |arguments: Value| match plan(arguments) {
             Err(PlanError::Tool(error)) => error.kind,
@@ -633,7 +650,12 @@ mod tests {
         let data = json!({"actor": {"account": {"nrql": {
             "results": [{"count": 3}], "metadata": {"messages": ["sampled"]}
         }}}});
-        let response = UpstreamResponse { data, partial_errors: vec!["one shard failed".into()], pages: 1, truncated: false };
+        let response = UpstreamResponse {
+            data,
+            partial_errors: vec!["one shard failed".into()],
+            pages: 1,
+            truncated: false,
+        };
         let output = render(response).unwrap();
         assert!(output.text.starts_with("web: 1 rows\n"), "{}", output.text);
         assert!(output.text.contains("note from New Relic: sampled"));

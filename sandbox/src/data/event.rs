@@ -60,6 +60,12 @@ impl From<String> for AttrValue {
     }
 }
 
+impl From<Arc<str>> for AttrValue {
+    fn from(text: Arc<str>) -> Self {
+        AttrValue::Str(text)
+    }
+}
+
 impl From<&Arc<str>> for AttrValue {
     fn from(text: &Arc<str>) -> Self {
         AttrValue::Str(Arc::clone(text))

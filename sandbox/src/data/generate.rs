@@ -26,7 +26,8 @@ mod kubernetes;
 mod synthetics;
 mod traces;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -271,6 +272,9 @@ pub(super) fn generate(seed: u64, anchor_ms: i64) -> Dataset {
     for account_events in events.values_mut() {
         account_events.retain(|event| event.timestamp >= start && event.timestamp < anchor_ms);
         account_events.sort_by_key(|event| event.timestamp);
+        for event in account_events.iter_mut() {
+            event.attributes.shrink_to_fit();
+        }
     }
 
     Dataset {
@@ -344,6 +348,17 @@ fn app_instances(hosts: &[HostInstance]) -> Vec<AppInstance> {
 
 fn account_name(accounts: &[Account], id: i64) -> String {
     accounts.iter().find(|a| a.id == id).map(|a| a.name.clone()).unwrap_or_default()
+}
+
+/// Shares one allocation among the many events that carry the same text, which keeps the
+/// world small and quick to build.
+#[derive(Default)]
+struct Texts(HashMap<&'static str, Arc<str>>);
+
+impl Texts {
+    fn get(&mut self, text: &'static str) -> Arc<str> {
+        Arc::clone(self.0.entry(text).or_insert_with(|| Arc::from(text)))
+    }
 }
 
 /// An id of `digits` lowercase hex digits drawn from `rng`.

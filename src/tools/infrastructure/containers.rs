@@ -12,7 +12,9 @@ use serde_json::{Map, Value, json};
 use super::{CATEGORY, HOT_PCT};
 use crate::tools::builtin::Spec;
 use crate::tools::nrql_tool::args;
-use crate::tools::nrql_tool::values::{bytes, facets, fixed, fixed_or_na, flag_at, number_at, share, text_at};
+use crate::tools::nrql_tool::values::{
+    bytes, facets, fixed, fixed_or_na, flag_at, number_at, share, text_at,
+};
 use crate::tools::nrql_tool::{Condition, NrqlAnswer, NrqlCall, Shape, nrql_tool};
 use crate::tools::render::{Capped, MAX_ROWS};
 
@@ -91,7 +93,8 @@ pub(super) fn shapes() -> Vec<Shape> {
 
 pub(super) fn tools(policy: &Arc<Policy>) -> Vec<Arc<dyn Tool>> {
     let shapes = shapes();
-    let pick = |names: &[&str]| shapes.iter().filter(|s| names.contains(&s.name)).cloned().collect::<Vec<_>>();
+    let pick =
+        |names: &[&str]| shapes.iter().filter(|s| names.contains(&s.name)).cloned().collect::<Vec<_>>();
     vec![
         nrql_tool(
             Spec {
@@ -152,7 +155,10 @@ struct ContainerContext {
     window: String,
 }
 
-fn choose_containers(args: GetContainerMetricsArgs, _: &PlanContext) -> Result<NrqlCall<ContainerContext>, PlanError> {
+fn choose_containers(
+    args: GetContainerMetricsArgs,
+    _: &PlanContext,
+) -> Result<NrqlCall<ContainerContext>, PlanError> {
     let host = args::optional_name("hostname", args.hostname.as_deref())?;
     let name = args::optional_name("container_name", args.container_name.as_deref())?;
     let limit = args::limit("limit", args.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
@@ -207,7 +213,8 @@ fn render_containers(answer: &NrqlAnswer, context: &ContainerContext) -> Result<
         .collect();
     // Unhealthy first, then by restarts; the query's order (restarts) breaks ties.
     containers.sort_by_key(|c| c["problems"].as_array().is_none_or(Vec::is_empty));
-    let unhealthy = containers.iter().filter(|c| c["problems"].as_array().is_some_and(|p| !p.is_empty())).count();
+    let unhealthy =
+        containers.iter().filter(|c| c["problems"].as_array().is_some_and(|p| !p.is_empty())).count();
     let capped = Capped::new(containers, MAX_ROWS);
     let mut text = format!(
         "{} on {}, {}; {} with problems (account {})\n",
@@ -221,8 +228,10 @@ fn render_containers(answer: &NrqlAnswer, context: &ContainerContext) -> Result<
         text.push_str("No container samples. Check the hostname with list_hosts, drop container_name, or widen since.\n");
     }
     for container in &capped.rows {
-        let problems: Vec<&str> =
-            container["problems"].as_array().map(|p| p.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        let problems: Vec<&str> = container["problems"]
+            .as_array()
+            .map(|p| p.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
         text.push_str(&format!(
             "{} ({}) on {}: {}, cpu {}% (peak {}%), memory {} of {}{}\n",
             text_at(container, "container").unwrap_or_default(),
@@ -280,7 +289,9 @@ fn choose_kubernetes(
     let cluster = args::optional_name("cluster_name", args.cluster_name.as_deref())?;
     let namespace = args::optional_name("namespace", args.namespace.as_deref())?;
     if view == KubernetesView::Nodes && namespace.is_some() {
-        return Err(PlanError::InvalidArguments("nodes belong to no namespace: drop namespace for view=nodes".into()));
+        return Err(PlanError::InvalidArguments(
+            "nodes belong to no namespace: drop namespace for view=nodes".into(),
+        ));
     }
     let limit = args::limit("limit", args.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let scope = match (&cluster, &namespace) {
@@ -289,7 +300,8 @@ fn choose_kubernetes(
         (None, Some(n)) => format!("namespace {n}"),
         (None, None) => "all clusters".to_string(),
     };
-    let context = KubernetesContext { view, scope, window: args::since_label(args.since.as_deref(), DEFAULT_SINCE) };
+    let context =
+        KubernetesContext { view, scope, window: args::since_label(args.since.as_deref(), DEFAULT_SINCE) };
     Ok(NrqlCall::new(view.shape(), args.account_id, context)
         .filter("cluster", cluster)
         .filter("namespace", namespace)
@@ -340,7 +352,9 @@ fn kubernetes_object(view: KubernetesView, row: &Value) -> Value {
     if let Some(restarts) = number_at(&object, "restarts").filter(|r| *r > 0.0) {
         problems.push(format!("{} restarts", fixed(restarts, 0)));
     }
-    for (key, label) in [("cpu_pct", "cpu"), ("memory_pct", "memory"), ("memory_limit_pct", "memory of limit")] {
+    for (key, label) in
+        [("cpu_pct", "cpu"), ("memory_pct", "memory"), ("memory_limit_pct", "memory of limit")]
+    {
         if let Some(value) = number_at(&object, key).filter(|v| *v >= HOT_PCT) {
             problems.push(format!("{label} {}%", fixed(value, 1)));
         }
@@ -391,15 +405,19 @@ fn kubernetes_line(view: KubernetesView, object: &Value) -> String {
             fixed_or_na(number_at(object, "restarts"), 0)
         ),
     };
-    let problems: Vec<&str> =
-        object["problems"].as_array().map(|p| p.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let problems: Vec<&str> = object["problems"]
+        .as_array()
+        .map(|p| p.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
     if problems.is_empty() { format!("{main}\n") } else { format!("{main} — {}\n", problems.join(", ")) }
 }
 
 fn render_kubernetes(answer: &NrqlAnswer, context: &KubernetesContext) -> Result<ToolOutput, ToolError> {
-    let mut objects: Vec<Value> = answer.rows.iter().map(|row| kubernetes_object(context.view, row)).collect();
+    let mut objects: Vec<Value> =
+        answer.rows.iter().map(|row| kubernetes_object(context.view, row)).collect();
     objects.sort_by_key(|o| o["problems"].as_array().is_none_or(Vec::is_empty));
-    let with_problems = objects.iter().filter(|o| o["problems"].as_array().is_some_and(|p| !p.is_empty())).count();
+    let with_problems =
+        objects.iter().filter(|o| o["problems"].as_array().is_some_and(|p| !p.is_empty())).count();
     let (one, many) = match context.view {
         KubernetesView::Pods => ("pod", "pods"),
         KubernetesView::Nodes => ("node", "nodes"),
@@ -446,10 +464,26 @@ mod tests {
     #[test]
     fn plans_each_view() {
         let cases = [
-            ("get_container_metrics", json!({"container_name": "checkout"}), "FROM ContainerSample WHERE containerName LIKE '%checkout%' FACET containerName SINCE 30 minutes ago LIMIT 50"),
-            ("get_kubernetes_metrics", json!({"cluster_name": "acme-prod", "namespace": "shop"}), "FROM K8sPodSample WHERE clusterName = 'acme-prod' AND namespaceName = 'shop' FACET clusterName, namespaceName, podName SINCE 30 minutes ago LIMIT 50"),
-            ("get_kubernetes_metrics", json!({"view": "nodes"}), "FROM K8sNodeSample FACET clusterName, nodeName SINCE 30 minutes ago LIMIT 50"),
-            ("get_kubernetes_metrics", json!({"view": "containers", "limit": 5}), "FROM K8sContainerSample FACET clusterName, namespaceName, podName, containerName SINCE 30 minutes ago LIMIT 5"),
+            (
+                "get_container_metrics",
+                json!({"container_name": "checkout"}),
+                "FROM ContainerSample WHERE containerName LIKE '%checkout%' FACET containerName LIMIT 50 SINCE 30 minutes ago",
+            ),
+            (
+                "get_kubernetes_metrics",
+                json!({"cluster_name": "acme-prod", "namespace": "shop"}),
+                "FROM K8sPodSample WHERE clusterName = 'acme-prod' AND namespaceName = 'shop' FACET clusterName, namespaceName, podName LIMIT 50 SINCE 30 minutes ago",
+            ),
+            (
+                "get_kubernetes_metrics",
+                json!({"view": "nodes"}),
+                "FROM K8sNodeSample FACET clusterName, nodeName LIMIT 50 SINCE 30 minutes ago",
+            ),
+            (
+                "get_kubernetes_metrics",
+                json!({"view": "containers", "limit": 5}),
+                "FROM K8sContainerSample FACET clusterName, namespaceName, podName, containerName LIMIT 5 SINCE 30 minutes ago",
+            ),
         ];
         for (tool, arguments, tail) in cases {
             let query = nrql(&plan(&all(), tool, arguments).unwrap());
@@ -487,7 +521,13 @@ mod tests {
         assert_eq!(output.structured["with_problems"], 1);
         let rows = json!([{"facet": ["acme-prod", "n1"], "cpu_used_cores": 3.8, "cpu_allocatable_cores": 4, "memory_working_set_bytes": 1024, "memory_allocatable_bytes": 4096, "ready": "true"}]);
         let output = answer(&all(), "get_kubernetes_metrics", json!({"view": "nodes"}), rows).unwrap();
-        assert!(output.text.contains("n1 (acme-prod): cpu 3.8 of 4 cores (95%), memory 1 KiB of 4 KiB (25%), ready — cpu 95%"), "{}", output.text);
+        assert!(
+            output.text.contains(
+                "n1 (acme-prod): cpu 3.8 of 4 cores (95%), memory 1 KiB of 4 KiB (25%), ready — cpu 95%"
+            ),
+            "{}",
+            output.text
+        );
         assert_eq!(output.structured["nodes"][0]["cpu_pct"], 95.0);
     }
 }

@@ -13,7 +13,9 @@ use serde_json::{Map, Value, json};
 use super::{CATEGORY, HOT_PCT};
 use crate::tools::builtin::Spec;
 use crate::tools::nrql_tool::args;
-use crate::tools::nrql_tool::values::{bucket_time, bytes, facets, fixed, fixed_or_na, number_at, text_at, time_ms};
+use crate::tools::nrql_tool::values::{
+    bucket_time, bytes, facets, fixed, fixed_or_na, number_at, text_at, time_ms,
+};
 use crate::tools::nrql_tool::{Condition, NrqlAnswer, NrqlCall, Shape, nrql_tool};
 use crate::tools::render::{Capped, MAX_ROWS};
 
@@ -85,7 +87,9 @@ pub(super) fn shapes() -> Vec<Shape> {
         .with_conditions(host_subject()),
         Shape::new(
             "host_series",
-            format!("SELECT {HOST_SIGNALS} FROM SystemSample {{where}} SINCE {{{{since}}}} ago TIMESERIES AUTO"),
+            format!(
+                "SELECT {HOST_SIGNALS} FROM SystemSample {{where}} SINCE {{{{since}}}} ago TIMESERIES AUTO"
+            ),
             vec![args::since_param(METRICS_DEFAULT_SINCE)],
         )
         .with_conditions(host_subject()),
@@ -108,7 +112,8 @@ pub(super) fn shapes() -> Vec<Shape> {
 
 pub(super) fn tools(policy: &Arc<Policy>) -> Vec<Arc<dyn Tool>> {
     let shapes = shapes();
-    let pick = |names: &[&str]| shapes.iter().filter(|s| names.contains(&s.name)).cloned().collect::<Vec<_>>();
+    let pick =
+        |names: &[&str]| shapes.iter().filter(|s| names.contains(&s.name)).cloned().collect::<Vec<_>>();
     let spec = |name, title, description, seconds| Spec {
         name,
         title,
@@ -202,8 +207,10 @@ struct HostsContext {
 fn choose_hosts(args: ListHostsArgs, _: &PlanContext) -> Result<NrqlCall<HostsContext>, PlanError> {
     let pattern = args::optional_name("name_pattern", args.name_pattern.as_deref())?;
     let limit = args::limit("limit", args.limit, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT)?;
-    let context =
-        HostsContext { filter: pattern.clone(), window: args::since_label(args.since.as_deref(), LIST_DEFAULT_SINCE) };
+    let context = HostsContext {
+        filter: pattern.clone(),
+        window: args::since_label(args.since.as_deref(), LIST_DEFAULT_SINCE),
+    };
     Ok(NrqlCall::new("hosts", args.account_id, context)
         .filter("name", pattern.map(|text| format!("%{text}%")))
         .value("limit", limit)
@@ -248,11 +255,15 @@ fn render_hosts(answer: &NrqlAnswer, context: &HostsContext) -> Result<ToolOutpu
         answer.account
     );
     if capped.total == 0 {
-        text.push_str("No host reported. Widen since, drop name_pattern, or check the infrastructure agent.\n");
+        text.push_str(
+            "No host reported. Widen since, drop name_pattern, or check the infrastructure agent.\n",
+        );
     }
     for host in &capped.rows {
-        let hot: Vec<String> =
-            host["hot"].as_array().map(|h| h.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default();
+        let hot: Vec<String> = host["hot"]
+            .as_array()
+            .map(|h| h.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .unwrap_or_default();
         text.push_str(&format!(
             "{}: cpu {}%, memory {}%, disk {}%, {}{}\n",
             text_at(host, "hostname").unwrap_or_default(),
@@ -297,8 +308,12 @@ struct HostContext {
     timeseries: bool,
 }
 
-fn choose_host_metrics(args: GetHostMetricsArgs, _: &PlanContext) -> Result<NrqlCall<HostContext>, PlanError> {
-    let subject = args::one_of(("hostname", args.hostname.as_deref()), ("entity_guid", args.entity_guid.as_deref()))?;
+fn choose_host_metrics(
+    args: GetHostMetricsArgs,
+    _: &PlanContext,
+) -> Result<NrqlCall<HostContext>, PlanError> {
+    let subject =
+        args::one_of(("hostname", args.hostname.as_deref()), ("entity_guid", args.entity_guid.as_deref()))?;
     let window = args::since_label(args.since.as_deref(), METRICS_DEFAULT_SINCE);
     let shape = if args.timeseries { "host_series" } else { "host_summary" };
     let timeseries = args.timeseries;
@@ -310,8 +325,12 @@ fn choose_host_metrics(args: GetHostMetricsArgs, _: &PlanContext) -> Result<Nrql
         }
         Err(guid) => {
             let guid = args::guid("entity_guid", guid)?;
-            NrqlCall::new(shape, args.account_id, HostContext { subject: format!("host {guid}"), window, timeseries })
-                .filter("guid", Some(guid))
+            NrqlCall::new(
+                shape,
+                args.account_id,
+                HostContext { subject: format!("host {guid}"), window, timeseries },
+            )
+            .filter("guid", Some(guid))
         }
     };
     Ok(call.value_opt("since", args.since))
@@ -350,10 +369,12 @@ fn render_host_metrics(answer: &NrqlAnswer, context: &HostContext) -> Result<Too
     let mut structured = Map::new();
     structured.insert("host".into(), json!(context.subject));
     structured.insert("window".into(), json!(context.window));
-    let mut text = format!("{} — host metrics, {} (account {})\n", context.subject, context.window, answer.account);
+    let mut text =
+        format!("{} — host metrics, {} (account {})\n", context.subject, context.window, answer.account);
     if context.timeseries {
         let peak = |key: &str| answer.rows.iter().filter_map(|row| number_at(row, key)).reduce(f64::max);
-        let busy: Vec<&Value> = answer.rows.iter().filter(|row| number_at(row, "samples").unwrap_or(0.0) > 0.0).collect();
+        let busy: Vec<&Value> =
+            answer.rows.iter().filter(|row| number_at(row, "samples").unwrap_or(0.0) > 0.0).collect();
         let mean = |key: &str| {
             let values: Vec<f64> = busy.iter().filter_map(|row| number_at(row, key)).collect();
             (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
@@ -439,7 +460,10 @@ struct ProcessContext {
     window: String,
 }
 
-fn choose_processes(args: GetProcessMetricsArgs, _: &PlanContext) -> Result<NrqlCall<ProcessContext>, PlanError> {
+fn choose_processes(
+    args: GetProcessMetricsArgs,
+    _: &PlanContext,
+) -> Result<NrqlCall<ProcessContext>, PlanError> {
     let host = args::optional_name("hostname", args.hostname.as_deref())?;
     let process = args::optional_name("process_name", args.process_name.as_deref())?;
     let limit = args::limit("limit", args.limit, PROCESS_DEFAULT_LIMIT, PROCESS_MAX_LIMIT)?;
@@ -448,7 +472,11 @@ fn choose_processes(args: GetProcessMetricsArgs, _: &PlanContext) -> Result<Nrql
     if let Some(process) = &process {
         scope.push_str(&format!(", names containing '{process}'"));
     }
-    let context = ProcessContext { scope, order, window: args::since_label(args.since.as_deref(), PROCESS_DEFAULT_SINCE) };
+    let context = ProcessContext {
+        scope,
+        order,
+        window: args::since_label(args.since.as_deref(), PROCESS_DEFAULT_SINCE),
+    };
     let shape = match order {
         ProcessOrder::Cpu => "processes_by_cpu",
         ProcessOrder::Memory => "processes_by_memory",
@@ -494,7 +522,9 @@ fn render_processes(answer: &NrqlAnswer, context: &ProcessContext) -> Result<Too
         answer.account
     );
     if capped.total == 0 {
-        text.push_str("No process samples. Check the hostname with list_hosts, drop process_name, or widen since.\n");
+        text.push_str(
+            "No process samples. Check the hostname with list_hosts, drop process_name, or widen since.\n",
+        );
     }
     for process in &capped.rows {
         text.push_str(&format!(
@@ -578,7 +608,9 @@ fn render_disks(answer: &NrqlAnswer, context: &DiskContext) -> Result<ToolOutput
             })
         })
         .collect();
-    volumes.sort_by(|a, b| number_at(b, "used_pct").unwrap_or(0.0).total_cmp(&number_at(a, "used_pct").unwrap_or(0.0)));
+    volumes.sort_by(|a, b| {
+        number_at(b, "used_pct").unwrap_or(0.0).total_cmp(&number_at(a, "used_pct").unwrap_or(0.0))
+    });
     let full = volumes.iter().filter(|v| number_at(v, "used_pct").is_some_and(|p| p >= HOT_PCT)).count();
     let capped = Capped::new(volumes, MAX_ROWS);
     let mut text = format!(
@@ -631,14 +663,26 @@ mod tests {
     #[test]
     fn plans_each_tool() {
         let cases = [
-            ("list_hosts", json!({"name_pattern": "10-0"}), "FROM SystemSample WHERE hostname LIKE '%10-0%' FACET hostname SINCE 10 minutes ago LIMIT 50"),
-            ("get_host_metrics", json!({"hostname": "h1", "timeseries": true}), "FROM SystemSample WHERE hostname = 'h1' SINCE 1 hour ago TIMESERIES AUTO"),
+            (
+                "list_hosts",
+                json!({"name_pattern": "10-0"}),
+                "FROM SystemSample WHERE hostname LIKE '%10-0%' FACET hostname LIMIT 50 SINCE 10 minutes ago",
+            ),
+            (
+                "get_host_metrics",
+                json!({"hostname": "h1", "timeseries": true}),
+                "FROM SystemSample WHERE hostname = 'h1' SINCE 1 hour ago TIMESERIES AUTO",
+            ),
             (
                 "get_process_metrics",
                 json!({"hostname": "h1", "process_name": "java", "sort_by": "memory"}),
-                "FROM ProcessSample WHERE hostname = 'h1' AND processDisplayName LIKE '%java%' FACET hostname, processDisplayName ORDER BY average(memoryResidentSizeBytes) SINCE 30 minutes ago LIMIT 20",
+                "FROM ProcessSample WHERE hostname = 'h1' AND processDisplayName LIKE '%java%' FACET hostname, processDisplayName ORDER BY average(memoryResidentSizeBytes) LIMIT 20 SINCE 30 minutes ago",
             ),
-            ("get_disk_usage", json!({"min_used_percent": 80}), "FROM StorageSample WHERE diskUsedPercent >= 80 FACET hostname, mountPoint, device SINCE 30 minutes ago LIMIT 200"),
+            (
+                "get_disk_usage",
+                json!({"min_used_percent": 80}),
+                "FROM StorageSample WHERE diskUsedPercent >= 80.0 FACET hostname, mountPoint, device LIMIT 200 SINCE 30 minutes ago",
+            ),
         ];
         for (tool, arguments, tail) in cases {
             let query = nrql(&plan(&all(), tool, arguments).unwrap());
@@ -662,8 +706,18 @@ mod tests {
             {"facet": "h2", "hostname": "h2", "cpu_pct": 20, "memory_pct": 40, "disk_pct": 50, "os": "linux"}
         ]);
         let output = answer(&all(), "list_hosts", json!({}), rows).unwrap();
-        assert!(output.text.starts_with("2 hosts reporting in the last 10 minutes, busiest CPU first; 1 at or above 90%"), "{}", output.text);
-        assert!(output.text.contains("h1: cpu 95.5%, memory 60%, disk 91%, linux — HOT: cpu 95.5%, disk 91%"), "{}", output.text);
+        assert!(
+            output.text.starts_with(
+                "2 hosts reporting in the last 10 minutes, busiest CPU first; 1 at or above 90%"
+            ),
+            "{}",
+            output.text
+        );
+        assert!(
+            output.text.contains("h1: cpu 95.5%, memory 60%, disk 91%, linux — HOT: cpu 95.5%, disk 91%"),
+            "{}",
+            output.text
+        );
         assert_eq!(output.structured["hosts"][0]["last_seen"], "2024-05-15 12:30:00");
     }
 
@@ -671,15 +725,21 @@ mod tests {
     fn host_metrics_summarise_and_call_out_peaks() {
         let rows = json!([{"cpu_avg_pct": 40, "cpu_max_pct": 97, "memory_avg_pct": 60, "memory_max_pct": 70, "disk_max_pct": 50, "samples": 120}]);
         let output = answer(&all(), "get_host_metrics", json!({"hostname": "h1"}), rows).unwrap();
-        assert!(output.text.contains("cpu avg 40% (peak 97%) | memory avg 60% (peak 70%) | disk peak 50%"), "{}", output.text);
+        assert!(
+            output.text.contains("cpu avg 40% (peak 97%) | memory avg 60% (peak 70%) | disk peak 50%"),
+            "{}",
+            output.text
+        );
         assert!(output.text.contains("watch: cpu peaked at 97%"), "{}", output.text);
-        let error = answer(&all(), "get_host_metrics", json!({"hostname": "nope"}), json!([{"samples": 0}])).unwrap_err();
+        let error = answer(&all(), "get_host_metrics", json!({"hostname": "nope"}), json!([{"samples": 0}]))
+            .unwrap_err();
         assert_eq!(error.kind, ToolErrorKind::NotFound);
         let rows = json!([
             {"beginTimeSeconds": 1_715_776_200, "endTimeSeconds": 1_715_776_260, "cpu_avg_pct": 30, "cpu_max_pct": 50, "memory_avg_pct": 60, "memory_max_pct": 61, "disk_max_pct": 50, "samples": 6},
             {"beginTimeSeconds": 1_715_776_260, "endTimeSeconds": 1_715_776_320, "cpu_avg_pct": 50, "cpu_max_pct": 80, "memory_avg_pct": 62, "memory_max_pct": 63, "disk_max_pct": 50, "samples": 6}
         ]);
-        let output = answer(&all(), "get_host_metrics", json!({"hostname": "h1", "timeseries": true}), rows).unwrap();
+        let output =
+            answer(&all(), "get_host_metrics", json!({"hostname": "h1", "timeseries": true}), rows).unwrap();
         assert_eq!(output.structured["summary"]["cpu_avg_pct"], 40.0);
         assert_eq!(output.structured["summary"]["cpu_max_pct"], 80.0);
         assert!(output.text.contains("05-15 12:31 cpu avg 50% (peak 80%)"), "{}", output.text);
@@ -689,14 +749,23 @@ mod tests {
     fn processes_and_disks_render_their_hot_spots() {
         let rows = json!([{"facet": ["h1", "java"], "command": "java", "pid": 4242, "cpu_pct": 80.5, "cpu_max_pct": 99, "memory_rss_bytes": 1_073_741_824_u64, "io_read_bytes_per_s": 1024, "io_write_bytes_per_s": 0, "threads": 120}]);
         let output = answer(&all(), "get_process_metrics", json!({}), rows).unwrap();
-        assert!(output.text.contains("java on h1 (pid 4242): cpu 80.5% (peak 99%), rss 1 GiB, io r 1 KiB/s w 0 B/s, 120 threads"), "{}", output.text);
+        assert!(
+            output.text.contains(
+                "java on h1 (pid 4242): cpu 80.5% (peak 99%), rss 1 GiB, io r 1 KiB/s w 0 B/s, 120 threads"
+            ),
+            "{}",
+            output.text
+        );
         let rows = json!([
             {"facet": ["h1", "/data", "/dev/sdb"], "used_pct": 50, "free_bytes": 1024, "total_bytes": 2048, "io_utilization_max_pct": 10},
             {"facet": ["h1", "/", "/dev/sda1"], "used_pct": 93.5, "free_bytes": 512, "total_bytes": 8192, "io_utilization_max_pct": 40}
         ]);
         let output = answer(&all(), "get_disk_usage", json!({}), rows).unwrap();
         assert!(output.text.contains("; 1 at or above 90%"), "{}", output.text);
-        let root = output.text.find("h1 / (/dev/sda1): 93.5% used, 512 B free of 8 KiB, io peak 40% — NEARLY FULL").unwrap();
+        let root = output
+            .text
+            .find("h1 / (/dev/sda1): 93.5% used, 512 B free of 8 KiB, io peak 40% — NEARLY FULL")
+            .unwrap();
         assert!(root < output.text.find("/data").unwrap());
     }
 }

@@ -48,7 +48,9 @@ impl LogFilters {
 
     /// Switches the given filters on in `call`.
     pub(crate) fn apply<C>(&self, call: NrqlCall<C>) -> NrqlCall<C> {
-        call.filter("app", self.app.clone()).filter("level", self.level.clone()).filter("host", self.host.clone())
+        call.filter("app", self.app.clone())
+            .filter("level", self.level.clone())
+            .filter("host", self.host.clone())
     }
 
     /// `app web, level ERROR`, or `all logs`.
@@ -78,7 +80,8 @@ pub(crate) fn line_json(row: &Value) -> Value {
 pub(crate) fn line_text(row: &Value) -> String {
     let time = row.get("timestamp").and_then(Value::as_i64).map(time_ms).unwrap_or_else(|| "?".into());
     let level = text_at(row, "level").unwrap_or_else(|| "-".into());
-    let service = text_at(row, "entity.name").or_else(|| text_at(row, "service")).unwrap_or_else(|| "?".into());
+    let service =
+        text_at(row, "entity.name").or_else(|| text_at(row, "service")).unwrap_or_else(|| "?".into());
     let source = match text_at(row, "hostname") {
         Some(host) => format!("{service}@{host}"),
         None => service,
@@ -138,7 +141,8 @@ mod tests {
         assert_eq!(filters.describe(), "app web, level ERROR");
         assert_eq!(LogFilters::default().describe(), "all logs");
         assert!(LogFilters::new(Some(""), None, None).is_err());
-        let counts = level_counts(&[json!({"level": "INFO"}), json!({"level": "ERROR"}), json!({"level": "INFO"})]);
+        let counts =
+            level_counts(&[json!({"level": "INFO"}), json!({"level": "ERROR"}), json!({"level": "INFO"})]);
         assert_eq!(counts_text(&counts), "ERROR 1, INFO 2");
     }
 }

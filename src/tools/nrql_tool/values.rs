@@ -90,7 +90,11 @@ pub(crate) fn bytes(value: f64) -> String {
         scaled /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{} B", fixed(scaled, 0)) } else { format!("{} {}", fixed(scaled, 1), UNITS[unit]) }
+    if unit == 0 {
+        format!("{} B", fixed(scaled, 0))
+    } else {
+        format!("{} {}", fixed(scaled, 1), UNITS[unit])
+    }
 }
 
 /// A duration in milliseconds as people say it: `850 ms`, `1.2 s`, `3.5 min`.

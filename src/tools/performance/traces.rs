@@ -15,7 +15,9 @@ use serde_json::{Map, Value, json};
 use super::CATEGORY;
 use crate::tools::builtin::Spec;
 use crate::tools::nrql_tool::args::{self, APP_NAME_HINT};
-use crate::tools::nrql_tool::values::{facets, fixed, fixed_or_na, flag_at, millis, number_at, text_at, time_ms};
+use crate::tools::nrql_tool::values::{
+    facets, fixed, fixed_or_na, flag_at, millis, number_at, text_at, time_ms,
+};
 use crate::tools::nrql_tool::{Condition, NrqlAnswer, NrqlCall, Shape, nrql_tool};
 use crate::tools::render::{Capped, MAX_ROWS};
 
@@ -141,7 +143,10 @@ struct TraceContext {
     window: String,
 }
 
-fn choose_trace(args: GetDistributedTraceDetailsArgs, _: &PlanContext) -> Result<NrqlCall<TraceContext>, PlanError> {
+fn choose_trace(
+    args: GetDistributedTraceDetailsArgs,
+    _: &PlanContext,
+) -> Result<NrqlCall<TraceContext>, PlanError> {
     let trace_id = args.trace_id.trim();
     if trace_id.is_empty()
         || trace_id.len() > 128
@@ -185,7 +190,11 @@ fn tree_order(rows: &[Value]) -> Vec<(usize, &Value)> {
     let mut children: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     let mut roots = Vec::new();
     for (index, node) in nodes.iter().enumerate() {
-        match node.parent.as_deref().filter(|parent| ids.contains(parent) && node.id.as_deref() != Some(*parent)) {
+        match node
+            .parent
+            .as_deref()
+            .filter(|parent| ids.contains(parent) && node.id.as_deref() != Some(*parent))
+        {
             Some(parent) => children.entry(parent).or_default().push(index),
             None => roots.push(index),
         }
@@ -246,7 +255,8 @@ fn render_trace(answer: &NrqlAnswer, context: &TraceContext) -> Result<ToolOutpu
     let ordered = tree_order(&answer.rows);
     let spans: Vec<Value> = ordered.iter().map(|(depth, row)| span_json(*depth, row)).collect();
     let services: BTreeSet<String> = spans.iter().filter_map(|s| text_at(s, "service")).collect();
-    let root_duration = spans.iter().filter(|s| s["depth"] == 0).filter_map(|s| number_at(s, "duration_ms")).reduce(f64::max);
+    let root_duration =
+        spans.iter().filter(|s| s["depth"] == 0).filter_map(|s| number_at(s, "duration_ms")).reduce(f64::max);
     let errors: Vec<Value> = spans.iter().filter(|s| s["error"] == true).cloned().collect();
     let start = answer.rows.iter().filter_map(|r| r.get("timestamp").and_then(Value::as_i64)).min();
     let mut text = format!(
@@ -269,7 +279,9 @@ fn render_trace(answer: &NrqlAnswer, context: &TraceContext) -> Result<ToolOutpu
         ));
     }
     let mut slowest: Vec<&Value> = spans.iter().filter(|s| s["depth"] != 0).collect();
-    slowest.sort_by(|a, b| number_at(b, "duration_ms").unwrap_or(0.0).total_cmp(&number_at(a, "duration_ms").unwrap_or(0.0)));
+    slowest.sort_by(|a, b| {
+        number_at(b, "duration_ms").unwrap_or(0.0).total_cmp(&number_at(a, "duration_ms").unwrap_or(0.0))
+    });
     if !slowest.is_empty() {
         let names: Vec<String> = slowest
             .iter()
@@ -344,7 +356,9 @@ fn choose_search(args: SearchTracesArgs, _: &PlanContext) -> Result<NrqlCall<Sea
     if let Some(min) = args.min_duration_ms
         && !(min.is_finite() && min >= 0.0)
     {
-        return Err(PlanError::InvalidArguments("min_duration_ms must be a number of milliseconds, 0 or more".into()));
+        return Err(PlanError::InvalidArguments(
+            "min_duration_ms must be a number of milliseconds, 0 or more".into(),
+        ));
     }
     let mut criteria = Vec::new();
     if let Some(min) = args.min_duration_ms {
@@ -442,9 +456,13 @@ fn choose_dependencies(
     _: &PlanContext,
 ) -> Result<NrqlCall<DependenciesContext>, PlanError> {
     let app = args::name("app_name", &args.app_name)?;
-    let context =
-        DependenciesContext { app: app.clone(), window: args::since_label(args.since.as_deref(), DEPENDENCIES_DEFAULT_SINCE) };
-    Ok(NrqlCall::new("dependencies", args.account_id, context).value("app", app).value_opt("since", args.since))
+    let context = DependenciesContext {
+        app: app.clone(),
+        window: args::since_label(args.since.as_deref(), DEPENDENCIES_DEFAULT_SINCE),
+    };
+    Ok(NrqlCall::new("dependencies", args.account_id, context)
+        .value("app", app)
+        .value_opt("since", args.since))
 }
 
 fn dependency_json(name: &str, row: &Value) -> Value {
@@ -493,7 +511,8 @@ fn render_dependencies(answer: &NrqlAnswer, context: &DependenciesContext) -> Re
     // Worst first: the error rate, then latency.
     let worst_first = |list: &mut Vec<Value>| {
         list.sort_by(|a, b| {
-            let key = |v: &Value| (number_at(v, "error_pct").unwrap_or(0.0), number_at(v, "p95_ms").unwrap_or(0.0));
+            let key =
+                |v: &Value| (number_at(v, "error_pct").unwrap_or(0.0), number_at(v, "p95_ms").unwrap_or(0.0));
             key(b).0.total_cmp(&key(a).0).then(key(b).1.total_cmp(&key(a).1))
         });
     };
@@ -546,16 +565,20 @@ mod tests {
     #[test]
     fn plans_each_tool() {
         let cases = [
-            ("get_distributed_trace_details", json!({"trace_id": "abc123"}), "FROM Span WHERE trace.id = 'abc123' SINCE 1 day ago LIMIT 1000"),
+            (
+                "get_distributed_trace_details",
+                json!({"trace_id": "abc123"}),
+                "FROM Span WHERE trace.id = 'abc123' LIMIT 1000 SINCE 1 day ago",
+            ),
             (
                 "search_traces",
                 json!({"app_name": "checkout-service", "min_duration_ms": 500, "errors_only": true, "limit": 5}),
-                "FROM Span WHERE service.name = 'checkout-service' AND duration.ms >= 500 AND error IS true FACET trace.id ORDER BY max(duration.ms) SINCE 1 hour ago LIMIT 5",
+                "FROM Span WHERE service.name = 'checkout-service' AND duration.ms >= 500.0 AND error IS TRUE FACET trace.id ORDER BY max(duration.ms) LIMIT 5 SINCE 1 hour ago",
             ),
             (
                 "analyze_service_dependencies",
                 json!({"app_name": "checkout-service"}),
-                "FROM Span WHERE peer.service IS NOT NULL AND (service.name = 'checkout-service' OR peer.service = 'checkout-service') FACET service.name, peer.service SINCE 1 hour ago LIMIT 100",
+                "FROM Span WHERE peer.service IS NOT NULL AND (service.name = 'checkout-service' OR peer.service = 'checkout-service') FACET service.name, peer.service LIMIT 100 SINCE 1 hour ago",
             ),
         ];
         for (tool, arguments, tail) in cases {
@@ -573,7 +596,15 @@ mod tests {
         }
     }
 
-    fn span(id: &str, parent: Option<&str>, service: &str, name: &str, ms: f64, at: i64, error: bool) -> Value {
+    fn span(
+        id: &str,
+        parent: Option<&str>,
+        service: &str,
+        name: &str,
+        ms: f64,
+        at: i64,
+        error: bool,
+    ) -> Value {
         let mut span = json!({"id": id, "service.name": service, "name": name, "duration.ms": ms, "timestamp": at, "error": error});
         if let Some(parent) = parent {
             span["parent.id"] = json!(parent);
@@ -593,22 +624,32 @@ mod tests {
             span("b", Some("a"), "checkout-service", "submit", 250.0, 20, false),
             span("x", Some("missing"), "web-frontend", "orphan", 5.0, 50, false)
         ]);
-        let output = answer(&all(), "get_distributed_trace_details", json!({"trace_id": "t1"}), rows).unwrap();
+        let output =
+            answer(&all(), "get_distributed_trace_details", json!({"trace_id": "t1"}), rows).unwrap();
         let text = &output.text;
         assert!(text.starts_with("trace t1 — 5 spans across 4 services (checkout-service, inventory-worker, payments-api, web-frontend), root 300 ms, 1 failing"), "{text}");
         assert!(text.contains("error in payments-api authorize: card declined"), "{text}");
         assert!(text.contains(
             "web-frontend GET /checkout 300 ms\n  checkout-service submit 250 ms\n    inventory-worker reserve 40 ms\n    payments-api authorize 120 ms ERROR\nweb-frontend orphan 5 ms\n"
         ), "{text}");
-        assert!(text.contains("slowest child spans: checkout-service submit 250 ms; payments-api authorize 120 ms"), "{text}");
+        assert!(
+            text.contains(
+                "slowest child spans: checkout-service submit 250 ms; payments-api authorize 120 ms"
+            ),
+            "{text}"
+        );
         assert_eq!(output.structured["spans"][3]["depth"], 2);
-        let missing = answer(&all(), "get_distributed_trace_details", json!({"trace_id": "t2"}), json!([])).unwrap_err();
+        let missing = answer(&all(), "get_distributed_trace_details", json!({"trace_id": "t2"}), json!([]))
+            .unwrap_err();
         assert_eq!(missing.kind, ToolErrorKind::NotFound);
     }
 
     #[test]
     fn a_parent_cycle_neither_loops_nor_drops_spans() {
-        let rows = vec![span("a", Some("b"), "s", "one", 1.0, 1, false), span("b", Some("a"), "s", "two", 1.0, 2, false)];
+        let rows = vec![
+            span("a", Some("b"), "s", "one", 1.0, 1, false),
+            span("b", Some("a"), "s", "two", 1.0, 2, false),
+        ];
         assert_eq!(tree_order(&rows).len(), 2);
     }
 
@@ -622,11 +663,18 @@ mod tests {
             {"facet": ["checkout-service", "postgres"], "calls": 80, "avg_ms": 4, "p95_ms": {"95": 9}, "error_pct": 0},
             {"facet": ["web-frontend", "checkout-service"], "calls": 40, "avg_ms": 250, "p95_ms": {"95": 900}, "error_pct": 2}
         ]);
-        let output = answer(&all(), "analyze_service_dependencies", json!({"app_name": "checkout-service"}), rows).unwrap();
+        let output =
+            answer(&all(), "analyze_service_dependencies", json!({"app_name": "checkout-service"}), rows)
+                .unwrap();
         assert!(output.text.contains("checkout-service — 2 downstream, 1 upstream"), "{}", output.text);
-        assert!(output.text.contains("→ payments-api: 40 calls, avg 90 ms, p95 300 ms, errors 5%\n→ postgres"), "{}", output.text);
+        assert!(
+            output.text.contains("→ payments-api: 40 calls, avg 90 ms, p95 300 ms, errors 5%\n→ postgres"),
+            "{}",
+            output.text
+        );
         assert!(output.text.contains("← web-frontend: 40 calls"), "{}", output.text);
-        let none = answer(&all(), "analyze_service_dependencies", json!({"app_name": "lonely"}), json!([])).unwrap_err();
+        let none = answer(&all(), "analyze_service_dependencies", json!({"app_name": "lonely"}), json!([]))
+            .unwrap_err();
         assert_eq!(none.kind, ToolErrorKind::NotFound);
     }
 }

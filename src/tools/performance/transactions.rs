@@ -211,15 +211,27 @@ mod tests {
     fn ranks_by_the_order_asked() {
         let cases = [
             (json!({"app_name": "web"}), "ORDER BY sum(duration)", "LIMIT 10"),
-            (json!({"app_name": "web", "sort_by": "slowest", "limit": 3}), "ORDER BY average(duration)", "LIMIT 3"),
-            (json!({"app_name": "web", "sort_by": "most_errors"}), "ORDER BY filter(count(*), WHERE error IS true)", "LIMIT 10"),
+            (
+                json!({"app_name": "web", "sort_by": "slowest", "limit": 3}),
+                "ORDER BY average(duration)",
+                "LIMIT 3",
+            ),
+            (
+                json!({"app_name": "web", "sort_by": "most_errors"}),
+                "ORDER BY filter(count(*), WHERE error IS TRUE)",
+                "LIMIT 10",
+            ),
         ];
         for (arguments, order, limit) in cases {
             let query = nrql(&plan(&all(), "analyze_transactions", arguments).unwrap());
             assert!(query.contains("WHERE appName = 'web' FACET name"), "{query}");
             assert!(query.contains(order) && query.contains(limit), "{query}");
         }
-        for bad in [json!({"app_name": "web", "sort_by": "fastest"}), json!({"app_name": "web", "limit": 500}), json!({"app_name": ""})] {
+        for bad in [
+            json!({"app_name": "web", "sort_by": "fastest"}),
+            json!({"app_name": "web", "limit": 500}),
+            json!({"app_name": ""}),
+        ] {
             assert!(matches!(plan(&all(), "analyze_transactions", bad), Err(PlanError::InvalidArguments(_))));
         }
     }

@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 use super::super::event::Event;
 use super::{
     AppInstance, BAD_RELEASE_AGO_MS, BAD_RELEASE_ERROR_RATE, PRODUCTION, SPAN_HISTORY_MS,
-    TRANSACTION_SPACING_MS, hex_id, round_to,
+    TRANSACTION_SPACING_MS, Texts, hex_id, round_to,
 };
 
 /// `rng` draws the transactions; span ids come from `span_ids` so that the transactions stay
@@ -30,6 +30,7 @@ pub(super) fn generate_app_events(
         ("ValidationError", "invalid card number", "400"),
         ("InternalError", "unexpected nil pointer", "500"),
     ];
+    let mut texts = Texts::default();
     for app in apps {
         let account_events = events.entry(app.account_id).or_default();
         let app_name: Arc<str> = Arc::from(app.spec.name);
@@ -57,21 +58,22 @@ pub(super) fn generate_app_events(
             let (class, message, code) = error_classes[rng.random_range(0..error_classes.len())];
             let status = if error { code } else { "200" };
             trace_counter += 1;
-            let trace_id = format!("{:016x}", rng.random::<u64>());
+            let trace_id: Arc<str> = Arc::from(format!("{:016x}", rng.random::<u64>()));
             let mut transaction = Event::new("Transaction", timestamp)
                 .with("appName", &app_name)
                 .with("entityGuid", &guid)
                 .with("entity.guid", &guid)
-                .with("name", name)
-                .with("transactionType", if method.is_empty() { "Other" } else { "Web" })
+                .with("name", texts.get(name))
+                .with("transactionType", texts.get(if method.is_empty() { "Other" } else { "Web" }))
                 .with("duration", duration)
                 .with("databaseDuration", round_to(duration * 0.3, 4))
                 .with("error", error)
-                .with("httpResponseCode", status)
+                .with("httpResponseCode", texts.get(status))
                 .with("host", &host)
-                .with("traceId", trace_id.as_str());
+                .with("traceId", &trace_id);
             if !method.is_empty() {
-                transaction = transaction.with("request.method", method).with("request.uri", uri);
+                transaction =
+                    transaction.with("request.method", texts.get(method)).with("request.uri", texts.get(uri));
             }
             account_events.push(transaction);
             if error {
@@ -80,21 +82,21 @@ pub(super) fn generate_app_events(
                         .with("appName", &app_name)
                         .with("entityGuid", &guid)
                         .with("entity.guid", &guid)
-                        .with("transactionName", name)
-                        .with("error.class", class)
-                        .with("error.message", message)
-                        .with("httpResponseCode", status)
+                        .with("transactionName", texts.get(name))
+                        .with("error.class", texts.get(class))
+                        .with("error.message", texts.get(message))
+                        .with("httpResponseCode", texts.get(status))
                         .with("host", &host),
                 );
                 account_events.push(
                     Event::new("Log", timestamp)
                         .with("message", format!("{name} failed: {class}: {message}"))
-                        .with("level", "ERROR")
+                        .with("level", texts.get("ERROR"))
                         .with("service", &app_name)
                         .with("entity.guid", &guid)
                         .with("entity.name", &app_name)
                         .with("hostname", &host)
-                        .with("trace.id", trace_id.as_str()),
+                        .with("trace.id", &trace_id),
                 );
             } else if trace_counter.is_multiple_of(4) {
                 let (level, text) = if duration > app.spec.base_duration * 3.0 {
@@ -105,28 +107,29 @@ pub(super) fn generate_app_events(
                 account_events.push(
                     Event::new("Log", timestamp)
                         .with("message", text)
-                        .with("level", level)
+                        .with("level", texts.get(level))
                         .with("service", &app_name)
                         .with("entity.guid", &guid)
                         .with("entity.name", &app_name)
                         .with("hostname", &host)
-                        .with("trace.id", trace_id.as_str()),
+                        .with("trace.id", &trace_id),
                 );
             }
             if timestamp >= anchor_ms - SPAN_HISTORY_MS {
                 let mut span = Event::new("Span", timestamp)
-                    .with("name", name)
+                    .with("name", texts.get(name))
                     .with("duration.ms", round_to(duration * 1000.0, 1))
                     .with("service.name", &app_name)
                     .with("appName", &app_name)
                     .with("entity.guid", &guid)
-                    .with("trace.id", trace_id.as_str())
-                    .with("span.kind", "server")
+                    .with("trace.id", &trace_id)
+                    .with("span.kind", texts.get("server"))
                     .with("error", error)
                     .with("id", hex_id(span_ids, 16))
                     .with("host", &host);
                 if error {
-                    span = span.with("error.class", class).with("error.message", message);
+                    span =
+                        span.with("error.class", texts.get(class)).with("error.message", texts.get(message));
                 }
                 account_events.push(span);
             }

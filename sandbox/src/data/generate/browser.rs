@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 use super::super::event::Event;
 use super::super::guid::entity_guid;
 use super::super::model::{Account, Entity, EntityKind};
-use super::{AppInstance, BAD_RELEASE_AGO_MS, PRODUCTION, account_name, hex_id, permalink, round_to};
+use super::{AppInstance, BAD_RELEASE_AGO_MS, PRODUCTION, Texts, account_name, hex_id, permalink, round_to};
 
 /// The browser application's name.
 pub(super) const BROWSER_APP: &str = "acme-web";
@@ -91,8 +91,9 @@ pub(super) fn generate_page_views(
         PAGES.iter().map(|(url, weight, load)| (Arc::from(*url), *weight, *load)).collect();
     let page_weights: Vec<(usize, u32)> = pages.iter().enumerate().map(|(n, page)| (n, page.1)).collect();
     let bad_release = anchor_ms - BAD_RELEASE_AGO_MS;
+    let mut texts = Texts::default();
     // A visitor's session spans a few page views, with the same browser and country.
-    let mut session: (Arc<str>, &str, &str) = (Arc::from(""), "", "");
+    let mut session: (Arc<str>, &'static str, &'static str) = (Arc::from(""), "", "");
     let mut views_left_in_session = 0;
     let mut slot = start;
     while slot < anchor_ms {
@@ -113,8 +114,8 @@ pub(super) fn generate_page_views(
                 .with("entityGuid", &guid)
                 .with("pageUrl", url)
                 .with("duration", round_to(duration, 3))
-                .with("userAgentName", user_agent)
-                .with("countryCode", country)
+                .with("userAgentName", texts.get(user_agent))
+                .with("countryCode", texts.get(country))
                 .with("session", session_id),
         );
         let checkout_broken = &**url == CHECKOUT_PAGE && timestamp >= bad_release;
@@ -130,11 +131,11 @@ pub(super) fn generate_page_views(
                 Event::new("JavaScriptError", timestamp + rng.random_range(500..15_000))
                     .with("appName", &app_name)
                     .with("entityGuid", &guid)
-                    .with("errorClass", class)
-                    .with("errorMessage", message)
+                    .with("errorClass", texts.get(class))
+                    .with("errorMessage", texts.get(message))
                     .with("pageUrl", url)
                     .with("session", session_id)
-                    .with("userAgentName", user_agent),
+                    .with("userAgentName", texts.get(user_agent)),
             );
         }
     }

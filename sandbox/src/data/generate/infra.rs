@@ -10,7 +10,7 @@ use rand::rngs::StdRng;
 use super::super::event::Event;
 use super::{
     AppInstance, BAD_RELEASE_AGO_MS, HOUR, HostInstance, MINUTE, RootDiskReading, SAMPLE_SPACING_MS,
-    SLOW_SAMPLE_SPACING_MS, every, round_to,
+    SLOW_SAMPLE_SPACING_MS, Texts, every, round_to,
 };
 
 const GIB: i64 = 1024 * 1024 * 1024;
@@ -34,6 +34,8 @@ pub(super) fn generate_host_events(
         let account_events = events.entry(host.account_id).or_default();
         let name: Arc<str> = Arc::from(host.name.as_str());
         let guid: Arc<str> = Arc::from(host.guid.as_str());
+        let full_name: Arc<str> = Arc::from(format!("{}.ec2.internal", host.name));
+        let linux: Arc<str> = Arc::from("linux");
         let base_cpu = 20.0 + 12.0 * index as f64;
         let mut disk = 55.0 + 5.0 * index as f64;
         let mut timestamp = start;
@@ -45,13 +47,13 @@ pub(super) fn generate_host_events(
             account_events.push(
                 Event::new("SystemSample", timestamp)
                     .with("hostname", &name)
-                    .with("fullHostname", format!("{}.ec2.internal", host.name))
+                    .with("fullHostname", &full_name)
                     .with("entityGuid", &guid)
                     .with("entityName", &name)
                     .with("cpuPercent", round_to(cpu.clamp(0.0, 100.0), 2))
                     .with("memoryUsedPercent", round_to(memory, 2))
                     .with("diskUsedPercent", disk_used)
-                    .with("operatingSystem", "linux"),
+                    .with("operatingSystem", &linux),
             );
             root_disk.push(RootDiskReading { host_index: index, timestamp, used_percent: disk_used });
             timestamp += SAMPLE_SPACING_MS;
@@ -162,6 +164,7 @@ pub(super) fn generate_storage_samples(
     anchor_ms: i64,
     events: &mut BTreeMap<i64, Vec<Event>>,
 ) {
+    let mut texts = Texts::default();
     for (index, host) in hosts.iter().enumerate() {
         let account_events = events.entry(host.account_id).or_default();
         let hostname: Arc<str> = Arc::from(host.name.as_str());
@@ -172,6 +175,7 @@ pub(super) fn generate_storage_samples(
         });
         for reading in readings {
             let root = storage_sample(
+                &mut texts,
                 reading.timestamp,
                 ("/", "/dev/nvme0n1p1", 100 * GIB),
                 reading.used_percent,
@@ -186,6 +190,7 @@ pub(super) fn generate_storage_samples(
                 38.0 + 4.0 * index as f64 + rng.random_range(0.0..0.5)
             };
             let data = storage_sample(
+                &mut texts,
                 reading.timestamp,
                 ("/data", "/dev/nvme1n1", 500 * GIB),
                 round_to(data_percent, 2),
@@ -198,12 +203,18 @@ pub(super) fn generate_storage_samples(
     }
 }
 
-fn storage_sample(timestamp: i64, volume: (&str, &str, i64), used_percent: f64, utilization: f64) -> Event {
+fn storage_sample(
+    texts: &mut Texts,
+    timestamp: i64,
+    volume: (&'static str, &'static str, i64),
+    used_percent: f64,
+    utilization: f64,
+) -> Event {
     let (mount_point, device, total) = volume;
     let used = (total as f64 * used_percent / 100.0).round() as i64;
     Event::new("StorageSample", timestamp)
-        .with("mountPoint", mount_point)
-        .with("device", device)
+        .with("mountPoint", texts.get(mount_point))
+        .with("device", texts.get(device))
         .with("diskUsedPercent", used_percent)
         .with("diskUsedBytes", used)
         .with("diskFreeBytes", total - used)
@@ -277,6 +288,7 @@ pub(super) fn generate_container_samples(
     events: &mut BTreeMap<i64, Vec<Event>>,
 ) {
     let release = anchor_ms - BAD_RELEASE_AGO_MS;
+    let (running, restarting_state): (Arc<str>, Arc<str>) = (Arc::from("running"), Arc::from("restarting"));
     for host in hosts {
         let account_events = events.entry(host.account_id).or_default();
         let hostname: Arc<str> = Arc::from(host.name.as_str());
@@ -305,7 +317,7 @@ pub(super) fn generate_container_samples(
                         .with("memoryUsageBytes", memory.round() as i64)
                         .with("memoryLimitBytes", container.memory_limit)
                         .with("restartCount", restarts)
-                        .with("state", if restarting { "restarting" } else { "running" }),
+                        .with("state", if restarting { &restarting_state } else { &running }),
                 );
             }
         }

@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 
 use super::super::event::Event;
 use super::{
-    AppInstance, BAD_RELEASE_AGO_MS, INVENTORY_HEAP_PRESSURE_MS, SAMPLE_SPACING_MS, every, round_to,
+    AppInstance, BAD_RELEASE_AGO_MS, INVENTORY_HEAP_PRESSURE_MS, SAMPLE_SPACING_MS, Texts, every, round_to,
 };
 
 /// How one JVM behaves when healthy.
@@ -64,6 +64,7 @@ pub(super) fn generate_metrics(
     anchor_ms: i64,
     events: &mut BTreeMap<i64, Vec<Event>>,
 ) {
+    let mut texts = Texts::default();
     for app in apps.iter().filter(|app| app.spec.language == "java") {
         let account_events = events.entry(app.account_id).or_default();
         let app_name: Arc<str> = Arc::from(app.spec.name);
@@ -113,7 +114,7 @@ pub(super) fn generate_metrics(
                     Event::new("Metric", timestamp)
                         .with("appName", &app_name)
                         .with("entity.guid", &guid)
-                        .with("metricTimesliceName", name)
+                        .with("metricTimesliceName", texts.get(name))
                         .with("newrelic.timeslice.value", value),
                 );
             }

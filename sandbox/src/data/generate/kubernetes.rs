@@ -12,7 +12,9 @@ use rand::rngs::StdRng;
 use super::super::event::Event;
 use super::super::guid::entity_guid;
 use super::super::model::{Account, Entity, EntityKind};
-use super::{HOUR, MINUTE, PRODUCTION, SLOW_SAMPLE_SPACING_MS, account_name, every, permalink, round_to};
+use super::{
+    HOUR, MINUTE, PRODUCTION, SLOW_SAMPLE_SPACING_MS, Texts, account_name, every, permalink, round_to,
+};
 
 /// The cluster's name.
 pub(super) const CLUSTER: &str = "acme-prod";
@@ -202,6 +204,7 @@ pub(super) fn generate_samples(
     let account_events = events.entry(PRODUCTION).or_default();
     let cluster: Arc<str> = Arc::from(CLUSTER);
     let not_ready_from = anchor_ms - 20 * HOUR;
+    let mut texts = Texts::default();
     for timestamp in every(start, anchor_ms, SLOW_SAMPLE_SPACING_MS) {
         let mut node_cpu = [0.0_f64; NODES.len()];
         let mut node_memory = [0_i64; NODES.len()];
@@ -217,31 +220,34 @@ pub(super) fn generate_samples(
             let running = reading.status.0 == "Running";
             let mut pod_sample = Event::new("K8sPodSample", timestamp)
                 .with("clusterName", &cluster)
-                .with("namespaceName", pod.namespace)
-                .with("podName", pod.pod)
-                .with("status", if pod.behaviour == Behaviour::Pending { "Pending" } else { "Running" })
+                .with("namespaceName", texts.get(pod.namespace))
+                .with("podName", texts.get(pod.pod))
+                .with(
+                    "status",
+                    texts.get(if pod.behaviour == Behaviour::Pending { "Pending" } else { "Running" }),
+                )
                 .with("isReady", i64::from(running))
                 .with("restartCount", reading.restarts);
             let mut container_sample = Event::new("K8sContainerSample", timestamp)
                 .with("clusterName", &cluster)
-                .with("namespaceName", pod.namespace)
-                .with("podName", pod.pod)
-                .with("containerName", pod.container)
+                .with("namespaceName", texts.get(pod.namespace))
+                .with("podName", texts.get(pod.pod))
+                .with("containerName", texts.get(pod.container))
                 .with("cpuUsedCores", round_to(reading.cpu_cores, 3))
                 .with("cpuLimitCores", pod.cpu_limit_cores)
                 .with("memoryWorkingSetBytes", reading.memory_bytes)
                 .with("memoryLimitBytes", pod.memory_limit_bytes)
                 .with("restartCount", reading.restarts)
-                .with("status", reading.status.0);
+                .with("status", texts.get(reading.status.0));
             if let Some(reason) = reading.status.1 {
-                container_sample = container_sample.with("reason", reason);
+                container_sample = container_sample.with("reason", texts.get(reason));
             }
             if let Some(node) = pod.node {
-                pod_sample = pod_sample.with("nodeName", NODES[node]);
-                container_sample = container_sample.with("nodeName", NODES[node]);
+                pod_sample = pod_sample.with("nodeName", texts.get(NODES[node]));
+                container_sample = container_sample.with("nodeName", texts.get(NODES[node]));
             }
             if let Some(deployment) = pod.deployment {
-                pod_sample = pod_sample.with("deploymentName", deployment);
+                pod_sample = pod_sample.with("deploymentName", texts.get(deployment));
             }
             account_events.push(pod_sample);
             account_events.push(container_sample);
@@ -254,7 +260,7 @@ pub(super) fn generate_samples(
             account_events.push(
                 Event::new("K8sNodeSample", timestamp)
                     .with("clusterName", &cluster)
-                    .with("nodeName", *node)
+                    .with("nodeName", texts.get(node))
                     .with("cpuUsedCores", round_to(node_cpu[index] + system_cpu, 3))
                     .with("allocatableCpuCores", ALLOCATABLE_CPU_CORES)
                     .with("memoryWorkingSetBytes", node_memory[index] + system_memory)

@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 use super::super::event::Event;
 use super::super::guid::entity_guid;
 use super::super::model::{Account, Entity, EntityKind};
-use super::{BAD_RELEASE_AGO_MS, MINUTE, PRODUCTION, account_name, every, permalink, round_to};
+use super::{BAD_RELEASE_AGO_MS, MINUTE, PRODUCTION, Texts, account_name, every, permalink, round_to};
 
 /// A location monitors run from: its code and its label.
 type Location = (&'static str, &'static str);
@@ -127,6 +127,7 @@ pub(super) fn generate_checks(
 ) {
     let account_events = events.entry(PRODUCTION).or_default();
     let bad_release = anchor_ms - BAD_RELEASE_AGO_MS;
+    let mut texts = Texts::default();
     for monitor in &MONITORS {
         let name: Arc<str> = Arc::from(monitor.name);
         let id: Arc<str> = Arc::from(monitor.id);
@@ -149,14 +150,16 @@ pub(super) fn generate_checks(
                     .with("monitorName", &name)
                     .with("monitorId", &id)
                     .with("entityGuid", &guid)
-                    .with("result", if failed { "FAILED" } else { "SUCCESS" })
+                    .with("result", texts.get(if failed { "FAILED" } else { "SUCCESS" }))
                     .with("duration", round_to(duration, 1))
-                    .with("location", *location)
-                    .with("locationLabel", *label)
-                    .with("type", monitor.monitor_type);
+                    .with("location", texts.get(location))
+                    .with("locationLabel", texts.get(label))
+                    .with("type", texts.get(monitor.monitor_type));
                 if failed {
-                    check =
-                        check.with("error", monitor.failures[rng.random_range(0..monitor.failures.len())]);
+                    check = check.with(
+                        "error",
+                        texts.get(monitor.failures[rng.random_range(0..monitor.failures.len())]),
+                    );
                 }
                 account_events.push(check);
             }
