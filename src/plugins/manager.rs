@@ -103,7 +103,7 @@ impl PluginManager {
             last_good: BTreeMap::new(),
             reported: BTreeSet::new(),
         };
-        let first = state.reload(Cause::Asked).await;
+        let first = state.reload(Cause::Start).await;
         let (sender, mut receiver) = mpsc::channel::<Request>(QUEUED_RELOADS);
         let task = tokio::spawn(async move {
             while let Some(request) = receiver.recv().await {

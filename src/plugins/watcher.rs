@@ -20,6 +20,8 @@ pub const DEBOUNCE: Duration = Duration::from_millis(200);
 /// Why a reload was asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cause {
+    /// The first load, as the server starts.
+    Start,
     /// A manifest in the directory appeared, changed or went away.
     Files,
     /// The process received SIGHUP.
