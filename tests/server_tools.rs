@@ -60,7 +60,7 @@ async fn list_plugins_names_every_plugin_and_its_tools() {
     let plugins = structured_ok(&answer)["plugins"].as_array().unwrap().clone();
     let names: Vec<&str> = plugins.iter().map(|p| p["name"].as_str().unwrap()).collect();
     for expected in ["discovery", "data-access", "alerting", "server"] {
-        assert!(names.iter().any(|n| *n == expected), "{expected} missing from {names:?}");
+        assert!(names.contains(&expected), "{expected} missing from {names:?}");
     }
     let server = plugins.iter().find(|p| p["name"] == "server").unwrap();
     assert_eq!(server["version"], env!("CARGO_PKG_VERSION"));

@@ -66,10 +66,13 @@ mod tests {
         Ok(PathBuf::from("/opt/bin/newrelic-mcp"))
     }
 
+    /// `--target-cmd`, `--server-arg`s, then the program, arguments and display expected.
+    type Case<'a> = (Option<&'a str>, &'a [String], &'a str, &'a [&'a str], &'a str);
+
     #[test]
     fn commands_resolve() {
         let extra = vec!["--sandbox-5xx-rate".to_string(), "0.2".to_string()];
-        let cases: [(Option<&str>, &[String], &str, &[&str], &str); 4] = [
+        let cases: [Case<'_>; 4] = [
             (None, &[], "/opt/bin/newrelic-mcp", &["serve", "--sandbox"], "newrelic-mcp serve --sandbox"),
             (
                 None,

@@ -718,9 +718,14 @@ fn render_impact(
         fixed(before.minutes, 0),
         fixed(after.minutes, 0),
     );
-    let delta = |b: Option<f64>, a: Option<f64>| match (b, a) {
-        (Some(b), Some(a)) if b != 0.0 => format!(" ({:+}%)", fixed((a - b) / b * 100.0, 1)),
-        (Some(b), Some(a)) => format!(" ({:+})", fixed(a - b, 2)),
+    let signed = |value: f64, decimals: usize| {
+        let text = fixed(value, decimals);
+        if value > 0.0 && text != "0" { format!("+{text}") } else { text }
+    };
+    let delta = |name: &str, b: Option<f64>, a: Option<f64>| match (b, a) {
+        // Rates compare in points: from 0% any rise is infinitely many percent.
+        (Some(b), Some(a)) if name == "error rate" => format!(" ({} points)", signed(a - b, 2)),
+        (Some(b), Some(a)) if b != 0.0 => format!(" ({}%)", signed((a - b) / b * 100.0, 1)),
         _ => String::new(),
     };
     for (name, b, a, unit) in [
@@ -736,7 +741,7 @@ fn render_impact(
             "  {name}: {}{unit} → {}{unit}{}\n",
             fixed_or_na(b, 2),
             fixed_or_na(a, 2),
-            delta(b, a)
+            delta(name, b, a)
         ));
     }
     for finding in &findings {

@@ -89,7 +89,7 @@ pub(crate) fn name_filter(argument: &str, value: Option<&str>) -> Result<Option<
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::type_complexity)]
     use std::sync::Arc;
     use std::time::Duration;
 

@@ -1045,7 +1045,7 @@ mod tests {
 
     #[test]
     fn host_issues_read_host_signals() {
-        let rows = vec![
+        let rows = [
             bucket(
                 ("hostname", "h1"),
                 0,

@@ -489,7 +489,7 @@ fn choose_processes(
 }
 
 fn render_processes(answer: &NrqlAnswer, context: &ProcessContext) -> Result<ToolOutput, ToolError> {
-    let processes: Vec<Value> = answer
+    let mut processes: Vec<Value> = answer
         .rows
         .iter()
         .map(|row| {
@@ -509,6 +509,12 @@ fn render_processes(answer: &NrqlAnswer, context: &ProcessContext) -> Result<Too
             })
         })
         .collect();
+    // The query ranks already; ranking again keeps the order whatever the backend returns.
+    let key = match context.order {
+        ProcessOrder::Cpu => "cpu_pct",
+        ProcessOrder::Memory => "memory_rss_bytes",
+    };
+    processes.sort_by(|a, b| number_at(b, key).unwrap_or(0.0).total_cmp(&number_at(a, key).unwrap_or(0.0)));
     let capped = Capped::new(processes, MAX_ROWS);
     let mut text = format!(
         "{} on {} by {}, {} (account {})\n",

@@ -14,7 +14,7 @@ use crate::tools::builtin::Spec;
 use crate::tools::nrql_tool::args::{self, APP_NAME_HINT};
 use crate::tools::nrql_tool::values::{facets, fixed, fixed_or_na, number_at, share};
 use crate::tools::nrql_tool::{NrqlAnswer, NrqlCall, Shape, nrql_tool};
-use crate::tools::render::Capped;
+use crate::tools::render::{Capped, MAX_ROWS};
 
 const DEFAULT_SINCE: &str = "1 hour";
 const DEFAULT_LIMIT: u32 = 10;
@@ -44,6 +44,16 @@ impl TransactionOrder {
             Self::Slowest => "slowest",
             Self::MostErrors => "most_errors",
             Self::HighestThroughput => "highest_throughput",
+        }
+    }
+
+    /// The rendered field the order ranks by.
+    fn rank_key(self) -> &'static str {
+        match self {
+            Self::MostTimeConsuming => "total_time_s",
+            Self::Slowest => "avg_ms",
+            Self::MostErrors => "errors",
+            Self::HighestThroughput => "calls",
         }
     }
 
@@ -142,7 +152,7 @@ fn render(answer: &NrqlAnswer, context: &Context) -> Result<ToolOutput, ToolErro
         ));
     }
     let listed_time: f64 = answer.rows.iter().filter_map(|row| number_at(row, "total_time_s")).sum();
-    let transactions: Vec<Value> = answer
+    let mut transactions: Vec<Value> = answer
         .rows
         .iter()
         .map(|row| {
@@ -162,7 +172,11 @@ fn render(answer: &NrqlAnswer, context: &Context) -> Result<ToolOutput, ToolErro
             })
         })
         .collect();
-    let capped = Capped::new(transactions, usize::MAX);
+    // The query ranks already; ranking again keeps the order whatever the backend returns.
+    let key = context.order.rank_key();
+    transactions
+        .sort_by(|a, b| number_at(b, key).unwrap_or(0.0).total_cmp(&number_at(a, key).unwrap_or(0.0)));
+    let capped = Capped::new(transactions, MAX_ROWS);
     let mut text = format!(
         "{} — {} transactions by {}, {} (account {})\n",
         context.app,
