@@ -256,8 +256,11 @@ fn name_list(
     env: &dyn Fn(&str) -> Option<String>,
     file: &Option<Vec<String>>,
 ) -> Option<Vec<String>> {
-    let split = |text: &str| text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
-    flag.clone().or_else(|| env(env_name).filter(|v| !v.trim().is_empty()).map(|v| split(&v))).or_else(|| file.clone())
+    let split =
+        |text: &str| text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+    flag.clone()
+        .or_else(|| env(env_name).filter(|v| !v.trim().is_empty()).map(|v| split(&v)))
+        .or_else(|| file.clone())
 }
 
 fn check_rate(name: &'static str, rate: Option<f64>) -> Result<f64, ConfigError> {
@@ -429,9 +432,19 @@ pub fn resolve(
                 env,
                 &file.enabled_categories,
             ),
-            enabled_tools: name_list(&overrides.enabled_tools, "NEW_RELIC_MCP_ENABLED_TOOLS", env, &file.enabled_tools),
-            disabled_tools: name_list(&overrides.disabled_tools, "NEW_RELIC_MCP_DISABLED_TOOLS", env, &file.disabled_tools)
-                .unwrap_or_default(),
+            enabled_tools: name_list(
+                &overrides.enabled_tools,
+                "NEW_RELIC_MCP_ENABLED_TOOLS",
+                env,
+                &file.enabled_tools,
+            ),
+            disabled_tools: name_list(
+                &overrides.disabled_tools,
+                "NEW_RELIC_MCP_DISABLED_TOOLS",
+                env,
+                &file.disabled_tools,
+            )
+            .unwrap_or_default(),
         },
     })
 }
@@ -580,7 +593,10 @@ mod tests {
     #[test]
     fn tool_selection_follows_the_same_precedence() {
         let file = parse_file("enabled_categories = [\"alerting\"]\ndisabled_tools = [\"a\"]\n").unwrap();
-        let env = env_of(&[("NEW_RELIC_MCP_ENABLED_CATEGORIES", "discovery, data-access"), ("NEW_RELIC_MCP_ENABLED_TOOLS", " ")]);
+        let env = env_of(&[
+            ("NEW_RELIC_MCP_ENABLED_CATEGORIES", "discovery, data-access"),
+            ("NEW_RELIC_MCP_ENABLED_TOOLS", " "),
+        ]);
         let flags = Overrides { sandbox: true, disabled_tools: Some(vec!["b".into()]), ..Default::default() };
         let filter = resolve(&flags, &env, Some(file)).unwrap().tool_filter;
         assert_eq!(filter.enabled_categories, Some(vec!["discovery".to_string(), "data-access".to_string()]));

@@ -136,7 +136,7 @@ fn dependencies_order_plugins_and_refusals_name_them() {
 fn a_broken_manifest_a_cycle_or_a_missing_dependency_keeps_only_that_plugin_out() {
     let dir = dir_with(&[
         ("a-base.toml", &manifest("base", "base_count", &[])),
-        ("b-logs.toml", &manifest("logs", "logs_count", &["base"])),
+        ("b-logs.toml", &manifest("weblogs", "weblogs_count", &["base"])),
         (
             "c-broken.toml",
             "[plugin]\nname = \"broken\"\nversion = \"1.0.0\"\ndescription = \"x\"\ncolour = \"red\"\n",
@@ -161,7 +161,7 @@ fn a_broken_manifest_a_cycle_or_a_missing_dependency_keeps_only_that_plugin_out(
             "g-child.toml: plugin 'child' depends on 'orphan', which did not load",
         ]
     );
-    assert_eq!(order(&assembly), ["base", "logs"]);
+    assert_eq!(order(&assembly), ["base", "weblogs"]);
 }
 
 #[test]
@@ -222,15 +222,15 @@ async fn reloads_load_swap_keep_and_unload_plugins_in_a_running_server() {
 
     // A dependent loads after its dependency; removing the dependency unloads both.
     std::fs::write(dir.path().join("base.toml"), manifest("base", "base_total", &[])).unwrap();
-    std::fs::write(dir.path().join("logs.toml"), manifest("logs", "logs_count", &["base"])).unwrap();
+    std::fs::write(dir.path().join("weblogs.toml"), manifest("weblogs", "weblogs_count", &["base"])).unwrap();
     server.plugins().reload().await.unwrap();
     let plugins: Vec<String> = runtime.tools().await.plugins().iter().map(|p| p.name.clone()).collect();
-    assert!(plugins.ends_with(&["base".to_string(), "logs".to_string()]), "{plugins:?}");
+    assert!(plugins.ends_with(&["base".to_string(), "weblogs".to_string()]), "{plugins:?}");
     std::fs::remove_file(dir.path().join("base.toml")).unwrap();
     server.plugins().reload().await.unwrap();
     let names = tool_names(&runtime.tools().await);
     assert!(
-        !names.contains(&"base_total".to_string()) && !names.contains(&"logs_count".to_string()),
+        !names.contains(&"base_total".to_string()) && !names.contains(&"weblogs_count".to_string()),
         "{names:?}"
     );
     assert!(names.contains(&"execute_nrql_query".to_string()), "built-in tools stay: {names:?}");

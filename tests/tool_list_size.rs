@@ -42,4 +42,3 @@ fn the_default_tool_list_stays_within_five_percent_of_its_recorded_size() {
         "tools/list shrank to {measured} bytes, well under the recorded {recorded}: record the new figure"
     );
 }
-
