@@ -97,20 +97,7 @@ impl Default for AlertingPlugin {
     }
 }
 
-impl Plugin for AlertingPlugin {
-    fn name(&self) -> &str {
-        "alerting"
-    }
-    fn version(&self) -> &str {
-        env!("CARGO_PKG_VERSION")
-    }
-    fn description(&self) -> &str {
-        "Alert policies and issues"
-    }
-    fn tools(&self) -> Vec<Arc<dyn Tool>> {
-        self.tools.clone()
-    }
-}
+super::builtin::builtin_plugin!(AlertingPlugin, "alerting", "Alert policies and issues");
 
 /// Arguments of `list_alert_policies`.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]

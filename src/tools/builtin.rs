@@ -137,3 +137,25 @@ where
         nrql_account: None,
     }
 }
+
+/// Implements `Plugin` for a built-in plugin: a struct whose `tools` field holds its tools,
+/// versioned with the server. The calling module has `Plugin`, `Tool` and `Arc` in scope.
+macro_rules! builtin_plugin {
+    ($plugin:ty, $name:literal, $description:literal) => {
+        impl Plugin for $plugin {
+            fn name(&self) -> &str {
+                $name
+            }
+            fn version(&self) -> &str {
+                env!("CARGO_PKG_VERSION")
+            }
+            fn description(&self) -> &str {
+                $description
+            }
+            fn tools(&self) -> Vec<Arc<dyn Tool>> {
+                self.tools.clone()
+            }
+        }
+    };
+}
+pub(crate) use builtin_plugin;

@@ -113,20 +113,11 @@ impl Default for ChangesPlugin {
     }
 }
 
-impl Plugin for ChangesPlugin {
-    fn name(&self) -> &str {
-        "change-tracking"
-    }
-    fn version(&self) -> &str {
-        env!("CARGO_PKG_VERSION")
-    }
-    fn description(&self) -> &str {
-        "Deployments and their impact on golden signals"
-    }
-    fn tools(&self) -> Vec<Arc<dyn Tool>> {
-        self.tools.clone()
-    }
-}
+super::builtin::builtin_plugin!(
+    ChangesPlugin,
+    "change-tracking",
+    "Deployments and their impact on golden signals"
+);
 
 /// Which application: by entity GUID or by APM name.
 #[derive(Debug, Clone, Serialize)]

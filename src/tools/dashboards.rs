@@ -108,20 +108,11 @@ impl Default for DashboardsPlugin {
     }
 }
 
-impl Plugin for DashboardsPlugin {
-    fn name(&self) -> &str {
-        "dashboards"
-    }
-    fn version(&self) -> &str {
-        env!("CARGO_PKG_VERSION")
-    }
-    fn description(&self) -> &str {
-        "Dashboards, their pages, widgets and widget queries"
-    }
-    fn tools(&self) -> Vec<Arc<dyn Tool>> {
-        self.tools.clone()
-    }
-}
+super::builtin::builtin_plugin!(
+    DashboardsPlugin,
+    "dashboards",
+    "Dashboards, their pages, widgets and widget queries"
+);
 
 /// Arguments of `list_dashboards`.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]

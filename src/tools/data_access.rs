@@ -80,20 +80,7 @@ impl Default for DataAccessPlugin {
     }
 }
 
-impl Plugin for DataAccessPlugin {
-    fn name(&self) -> &str {
-        "data-access"
-    }
-    fn version(&self) -> &str {
-        env!("CARGO_PKG_VERSION")
-    }
-    fn description(&self) -> &str {
-        "NRQL queries"
-    }
-    fn tools(&self) -> Vec<Arc<dyn Tool>> {
-        self.tools.clone()
-    }
-}
+super::builtin::builtin_plugin!(DataAccessPlugin, "data-access", "NRQL queries");
 
 /// Arguments of `execute_nrql_query`.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]

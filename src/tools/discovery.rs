@@ -127,20 +127,7 @@ impl Default for DiscoveryPlugin {
     }
 }
 
-impl Plugin for DiscoveryPlugin {
-    fn name(&self) -> &str {
-        "discovery"
-    }
-    fn version(&self) -> &str {
-        env!("CARGO_PKG_VERSION")
-    }
-    fn description(&self) -> &str {
-        "Entities, tags, accounts and time periods"
-    }
-    fn tools(&self) -> Vec<Arc<dyn Tool>> {
-        self.tools.clone()
-    }
-}
+super::builtin::builtin_plugin!(DiscoveryPlugin, "discovery", "Entities, tags, accounts and time periods");
 
 /// Arguments of `get_entity`: exactly one of `guid` and `name_pattern`.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]

@@ -41,20 +41,7 @@ impl Default for ErrorsPlugin {
     }
 }
 
-impl Plugin for ErrorsPlugin {
-    fn name(&self) -> &str {
-        "errors"
-    }
-    fn version(&self) -> &str {
-        env!("CARGO_PKG_VERSION")
-    }
-    fn description(&self) -> &str {
-        "Error groups, error statistics and error search"
-    }
-    fn tools(&self) -> Vec<Arc<dyn Tool>> {
-        self.tools.clone()
-    }
-}
+super::builtin::builtin_plugin!(ErrorsPlugin, "errors", "Error groups, error statistics and error search");
 
 fn subject_conditions() -> Vec<Condition> {
     vec![

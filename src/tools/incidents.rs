@@ -115,20 +115,7 @@ impl Default for IncidentsPlugin {
     }
 }
 
-impl Plugin for IncidentsPlugin {
-    fn name(&self) -> &str {
-        "incidents"
-    }
-    fn version(&self) -> &str {
-        env!("CARGO_PKG_VERSION")
-    }
-    fn description(&self) -> &str {
-        "Alert conditions and incident search"
-    }
-    fn tools(&self) -> Vec<Arc<dyn Tool>> {
-        self.tools.clone()
-    }
-}
+super::builtin::builtin_plugin!(IncidentsPlugin, "incidents", "Alert conditions and incident search");
 
 /// An id given as text or as a number.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

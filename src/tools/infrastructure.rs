@@ -37,20 +37,11 @@ impl Default for InfrastructurePlugin {
     }
 }
 
-impl Plugin for InfrastructurePlugin {
-    fn name(&self) -> &str {
-        "infrastructure"
-    }
-    fn version(&self) -> &str {
-        env!("CARGO_PKG_VERSION")
-    }
-    fn description(&self) -> &str {
-        "Hosts, processes, disks, containers and Kubernetes"
-    }
-    fn tools(&self) -> Vec<Arc<dyn Tool>> {
-        self.tools.clone()
-    }
-}
+super::builtin::builtin_plugin!(
+    InfrastructurePlugin,
+    "infrastructure",
+    "Hosts, processes, disks, containers and Kubernetes"
+);
 
 #[cfg(test)]
 mod tests {

@@ -45,20 +45,7 @@ impl Default for LogsPlugin {
     }
 }
 
-impl Plugin for LogsPlugin {
-    fn name(&self) -> &str {
-        "logs"
-    }
-    fn version(&self) -> &str {
-        env!("CARGO_PKG_VERSION")
-    }
-    fn description(&self) -> &str {
-        "Log search, patterns and tail"
-    }
-    fn tools(&self) -> Vec<Arc<dyn Tool>> {
-        self.tools.clone()
-    }
-}
+super::builtin::builtin_plugin!(LogsPlugin, "logs", "Log search, patterns and tail");
 
 /// The query shapes of this file, for the parse check.
 #[cfg(test)]

@@ -46,20 +46,11 @@ impl Default for PerformancePlugin {
     }
 }
 
-impl Plugin for PerformancePlugin {
-    fn name(&self) -> &str {
-        "performance-analytics"
-    }
-    fn version(&self) -> &str {
-        env!("CARGO_PKG_VERSION")
-    }
-    fn description(&self) -> &str {
-        "Golden signals, transactions, entity logs, metric statistics, JVM, Kafka and traces"
-    }
-    fn tools(&self) -> Vec<Arc<dyn Tool>> {
-        self.tools.clone()
-    }
-}
+super::builtin::builtin_plugin!(
+    PerformancePlugin,
+    "performance-analytics",
+    "Golden signals, transactions, entity logs, metric statistics, JVM, Kafka and traces"
+);
 
 #[cfg(test)]
 mod tests {

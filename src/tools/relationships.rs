@@ -109,20 +109,11 @@ impl Default for RelationshipsPlugin {
     }
 }
 
-impl Plugin for RelationshipsPlugin {
-    fn name(&self) -> &str {
-        "entity-relationships"
-    }
-    fn version(&self) -> &str {
-        env!("CARGO_PKG_VERSION")
-    }
-    fn description(&self) -> &str {
-        "Entity relationships and the metric names an entity reports"
-    }
-    fn tools(&self) -> Vec<Arc<dyn Tool>> {
-        self.tools.clone()
-    }
-}
+super::builtin::builtin_plugin!(
+    RelationshipsPlugin,
+    "entity-relationships",
+    "Entity relationships and the metric names an entity reports"
+);
 
 /// Which way a relationship points, seen from the entity asked about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]

@@ -164,20 +164,7 @@ impl Default for ReportsPlugin {
     }
 }
 
-impl Plugin for ReportsPlugin {
-    fn name(&self) -> &str {
-        "incident-reports"
-    }
-    fn version(&self) -> &str {
-        env!("CARGO_PKG_VERSION")
-    }
-    fn description(&self) -> &str {
-        "Alert insights and user impact reports"
-    }
-    fn tools(&self) -> Vec<Arc<dyn Tool>> {
-        self.tools.clone()
-    }
-}
+super::builtin::builtin_plugin!(ReportsPlugin, "incident-reports", "Alert insights and user impact reports");
 
 fn checked_issue_id(value: &str) -> Result<String, PlanError> {
     let id = value.trim();

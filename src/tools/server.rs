@@ -330,20 +330,7 @@ impl Default for ServerPlugin {
     }
 }
 
-impl Plugin for ServerPlugin {
-    fn name(&self) -> &str {
-        "server"
-    }
-    fn version(&self) -> &str {
-        env!("CARGO_PKG_VERSION")
-    }
-    fn description(&self) -> &str {
-        "Status and plugins of this server"
-    }
-    fn tools(&self) -> Vec<Arc<dyn Tool>> {
-        self.tools.clone()
-    }
-}
+super::builtin::builtin_plugin!(ServerPlugin, "server", "Status and plugins of this server");
 
 #[cfg(test)]
 mod tests {

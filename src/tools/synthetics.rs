@@ -90,20 +90,11 @@ impl Default for SyntheticsPlugin {
     }
 }
 
-impl Plugin for SyntheticsPlugin {
-    fn name(&self) -> &str {
-        "synthetics"
-    }
-    fn version(&self) -> &str {
-        env!("CARGO_PKG_VERSION")
-    }
-    fn description(&self) -> &str {
-        "Synthetic monitors, their checks and statistics"
-    }
-    fn tools(&self) -> Vec<Arc<dyn Tool>> {
-        self.tools.clone()
-    }
-}
+super::builtin::builtin_plugin!(
+    SyntheticsPlugin,
+    "synthetics",
+    "Synthetic monitors, their checks and statistics"
+);
 
 /// Arguments of `list_synthetic_monitors`.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
