@@ -91,7 +91,8 @@ async fn main() -> anyhow::Result<()> {
             None => writeln!(out, "{response}")?,
         }
     }
-    drop(writer);
+    // Half-closing the pipe is how a client says goodbye: the server sees end of input.
+    writer.shutdown().await?;
     serving.await??;
     Ok(())
 }
