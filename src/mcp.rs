@@ -31,7 +31,7 @@ use rmcp::model::{
 };
 use rmcp::service::{RequestContext, ServerInitializeError};
 use rmcp::{Peer, RoleServer, ServerHandler, ServiceExt};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
@@ -220,15 +220,19 @@ async fn report_progress(
 impl McpFront {
     /// An NRQL answer that looks like a misspelt name (nothing found, or an error about an
     /// unknown name) gains a hint naming the unknown names and the valid ones.
+    /// The query is parsed for names only when the answer calls for a hint, so answers that
+    /// found something (the common case, and every cache hit) cost nothing here.
     async fn with_name_hint(
         &self,
         outcome: CallResult,
-        names: &name_hints::NameCheck,
+        tool: &str,
+        arguments: &Map<String, Value>,
         cancel: &CancellationToken,
     ) -> CallResult {
         match outcome {
             Ok(output) if name_hints::looks_empty(&output.structured) => {
-                let Some(hint) = name_hints::hint(&self.runtime, names, cancel).await else {
+                let Some(names) = name_hints::names_to_check(tool, arguments) else { return Ok(output) };
+                let Some(hint) = name_hints::hint(&self.runtime, &names, cancel).await else {
                     return Ok(output);
                 };
                 let mut hinted = ToolOutput::clone(&output);
@@ -241,7 +245,9 @@ impl McpFront {
             Err(CallError::Tool(mut error))
                 if error.kind == ToolErrorKind::BadRequest && name_hints::blames_a_name(&error.message) =>
             {
-                if let Some(hint) = name_hints::hint(&self.runtime, names, cancel).await {
+                if let Some(names) = name_hints::names_to_check(tool, arguments)
+                    && let Some(hint) = name_hints::hint(&self.runtime, &names, cancel).await
+                {
                     error.message.push_str(&format!(". {hint}"));
                 }
                 Err(CallError::Tool(error))
@@ -285,14 +291,15 @@ impl ServerHandler for McpFront {
     ) -> Result<CallToolResponse, ErrorData> {
         let mut call = ToolCall::new(request.name.to_string(), request.arguments.unwrap_or_default());
         call.cancel = context.ct.clone();
-        let names = name_hints::names_to_check(&call.tool, &call.arguments);
+        let hint_source =
+            name_hints::may_hint(&call.tool).then(|| (call.tool.clone(), call.arguments.clone()));
         let done = CancellationToken::new();
         if let Some(token) = context.meta.get_progress_token() {
             tokio::spawn(report_progress(context.peer.clone(), token, call.tool.clone(), done.clone()));
         }
         let mut outcome = self.runtime.call(call).await;
-        if let Some(names) = names {
-            outcome = self.with_name_hint(outcome, &names, &context.ct).await;
+        if let Some((tool, arguments)) = hint_source {
+            outcome = self.with_name_hint(outcome, &tool, &arguments, &context.ct).await;
         }
         done.cancel();
         match outcome {

@@ -36,6 +36,11 @@ pub(super) struct NameCheck {
     pub attributes: Vec<String>,
 }
 
+/// Whether answers of `tool` may carry a name hint.
+pub(super) fn may_hint(tool: &str) -> bool {
+    tool == NRQL_TOOL
+}
+
 /// What to check for an `execute_nrql_query` call with `arguments`, if its query parses
 /// and reads event types.
 pub(super) fn names_to_check(tool: &str, arguments: &Map<String, Value>) -> Option<NameCheck> {
