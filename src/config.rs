@@ -445,6 +445,7 @@ pub fn resolve(
                 &file.disabled_tools,
             )
             .unwrap_or_default(),
+            ..ToolFilter::default()
         },
     })
 }

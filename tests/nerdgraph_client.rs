@@ -181,10 +181,11 @@ fn client_for(url: &str, retry: RetryPolicy) -> NerdGraphClient {
 fn nrql_request(kind: RequestKind) -> UpstreamRequest {
     UpstreamRequest {
         operation: "NrqlQuery",
-        document: NRQL_DOCUMENT,
+        document: NRQL_DOCUMENT.into(),
         variables: json!({"accountId": 1234567, "nrql": "SELECT count(*) FROM Transaction"}),
         kind,
         pagination: None,
+        async_poll: None,
         experimental_opt_in: None,
     }
 }

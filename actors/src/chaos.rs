@@ -14,6 +14,8 @@ pub enum ChaosTarget {
     Breaker,
     Registry,
     FrontDoor,
+    /// The signer and nonce store (pending write confirmations are lost with it).
+    Signer,
 }
 
 /// Panics on purpose, naming the component.

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, MessagingErr, RpcReplyPort};
+use serde_json::{Map, Value};
 use tokio::time::Instant;
 
 use crate::cache::{CacheRequest, FillSpec, ShardMsg};
@@ -18,7 +19,12 @@ use crate::counters::Counters;
 use crate::executor::{self, Responder, UpstreamJob};
 use crate::links::Links;
 use crate::status;
-use crate::tool::{PlanAction, PlanContext, PlanError, ToolError, ToolErrorKind, ToolTable};
+use crate::signer::binding_for_call;
+use crate::tool::{
+    CONFIRMATION_TOKEN_ARGUMENT, PlanAction, PlanContext, PlanError, ToolError, ToolErrorKind, ToolTable,
+};
+use crate::upstream::RequestKind;
+use crate::writes::{self, WriteCall};
 
 pub enum FrontDoorMsg {
     Call(ToolCall, RpcReplyPort<CallResult>),
@@ -66,6 +72,26 @@ pub fn write_restarted_error(tool: &str) -> ToolError {
     )
 }
 
+/// A tool tried to send a mutation without the two-step confirmation: a bug in the tool,
+/// refused so that no tool can change New Relic unconfirmed.
+fn unconfirmed_write_error(tool: &str) -> ToolError {
+    ToolError::new(
+        ToolErrorKind::Internal,
+        format!("'{tool}' tried to change New Relic without the two-step confirmation; nothing was sent"),
+    )
+}
+
+/// Takes the confirmation token out of the arguments: the runtime, not the tool, handles it.
+fn take_confirmation_token(arguments: &mut Map<String, Value>) -> Result<Option<String>, String> {
+    match arguments.remove(CONFIRMATION_TOKEN_ARGUMENT) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(token)) => Ok(Some(token)),
+        Some(_) => Err(format!(
+            "{CONFIRMATION_TOKEN_ARGUMENT} must be the string an earlier call of this tool returned"
+        )),
+    }
+}
+
 fn plan_error(tool: String, error: PlanError) -> CallError {
     match error {
         PlanError::InvalidArguments(reason) => CallError::InvalidArguments { tool, reason },
@@ -85,7 +111,7 @@ impl FrontDoorState {
         if call.attempt <= 1 {
             Counters::bump(&self.counters.calls);
         }
-        let ToolCall { tool: name, arguments, cancel, attempt } = call;
+        let ToolCall { tool: name, mut arguments, cancel, attempt } = call;
         let Some(tool) = self.table.get(&name) else {
             let known = self.table.iter().map(|tool| tool.descriptor().name.clone()).collect();
             let _ = reply.send(Err(CallError::UnknownTool { name, known }));
@@ -108,6 +134,15 @@ impl FrontDoorState {
             }
             None => {}
         }
+        let token = match take_confirmation_token(&mut arguments) {
+            Ok(token) => token,
+            Err(reason) => {
+                let _ = reply.send(Err(CallError::InvalidArguments { tool: name, reason }));
+                return;
+            }
+        };
+        // Bound before `plan` consumes the arguments; only tools that may write pay for it.
+        let binding = (!descriptor.hints.read_only).then(|| binding_for_call(&name, &arguments));
         let context = PlanContext { now_epoch_ms: now_epoch_ms(), ..self.plan_defaults.clone() };
         let plan = match tool.plan(arguments, &context) {
             Ok(plan) => plan,
@@ -116,14 +151,42 @@ impl FrontDoorState {
                 return;
             }
         };
-        let (request, render) = match plan.action {
-            PlanAction::Local(output) => {
+        let timeout = if plan.timeout.is_zero() { self.plan_defaults.default_timeout } else { plan.timeout };
+        let (request, render) = match (plan.action, binding, token) {
+            (PlanAction::Local(output), _, None) => {
                 let _ = reply.send(Ok(Arc::new(output)));
                 return;
             }
-            PlanAction::Upstream { request, render } => (request, render),
+            (PlanAction::Upstream { request, .. }, _, _) if request.kind == RequestKind::Write => {
+                let _ = reply.send(Err(CallError::Tool(unconfirmed_write_error(&name))));
+                return;
+            }
+            (PlanAction::Upstream { request, render }, _, None) => (request, render),
+            (PlanAction::Write(plan), Some(binding), token) => {
+                let call = WriteCall {
+                    tool: name,
+                    binding,
+                    token,
+                    plan: *plan,
+                    deadline: Instant::now() + timeout,
+                    timeout,
+                    cancel,
+                };
+                writes::route(call, self.links.clone(), reply);
+                return;
+            }
+            (PlanAction::Write(_), None, _) => {
+                let _ = reply.send(Err(CallError::Tool(unconfirmed_write_error(&name))));
+                return;
+            }
+            (PlanAction::Local(_) | PlanAction::Upstream { .. }, _, Some(_)) => {
+                let reason = format!(
+                    "this call changes nothing, so it takes no {CONFIRMATION_TOKEN_ARGUMENT}; call it without one"
+                );
+                let _ = reply.send(Err(CallError::InvalidArguments { tool: name, reason }));
+                return;
+            }
         };
-        let timeout = if plan.timeout.is_zero() { self.plan_defaults.default_timeout } else { plan.timeout };
         let fill = FillSpec {
             tool: plan.tool,
             request,

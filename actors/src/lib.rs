@@ -21,8 +21,10 @@
 //! - `status`: the runtime's live figures, for [`RuntimeHandle::stats`](runtime::RuntimeHandle::stats)
 //!   and for tools that report on the server itself.
 //! - [`links`]: the addresses components reach each other by, replaced after restarts.
-//! - [`signer`]: HMAC request signatures, the replay ledger and single-use confirmation
-//!   tokens for write tools.
+//! - [`signer`]: HMAC request signatures, the replay ledger, single-use confirmation
+//!   tokens for write tools and the record that makes a confirmed write idempotent.
+//! - [`writes`]: the two-step protocol every write goes through (preview and token, then
+//!   apply once and read back).
 //! - `chaos` (feature `chaos`): deliberate crashes for tests and load tests.
 
 pub mod breaker;
@@ -43,6 +45,7 @@ mod status;
 pub mod supervisor;
 pub mod tool;
 pub mod upstream;
+pub mod writes;
 
 #[cfg(feature = "chaos")]
 pub use chaos::ChaosTarget;

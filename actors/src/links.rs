@@ -10,6 +10,7 @@ use ractor::ActorRef;
 use crate::breaker::BreakerMsg;
 use crate::cache::ShardMsg;
 use crate::executor::ExecutorRef;
+use crate::signer::SignerMsg;
 
 #[derive(Clone)]
 pub struct Links {
@@ -17,4 +18,6 @@ pub struct Links {
     pub shards: Arc<[ActorRef<ShardMsg>]>,
     pub executor: ExecutorRef,
     pub breaker: ActorRef<BreakerMsg>,
+    /// Issues and redeems write confirmations and keeps the record of confirmed writes.
+    pub signer: ActorRef<SignerMsg>,
 }

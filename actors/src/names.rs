@@ -42,6 +42,10 @@ impl ActorNames {
         self.name("executor-pool")
     }
 
+    pub fn signer(&self) -> String {
+        self.name("signer")
+    }
+
     pub fn shard(&self, index: usize) -> String {
         self.name(&format!("cache-shard-{index}"))
     }

@@ -24,6 +24,8 @@ use crate::front_door::FrontDoorMsg;
 use crate::names::ActorNames;
 use crate::rate_limit::{NEW_RELIC_NRQL_PER_MINUTE, NrqlRateLimiter};
 use crate::registry::{RegistryError, RegistryMsg};
+use crate::signer::actor::SignerState;
+use crate::signer::{SignerArgs, SignerConfig, SigningKey};
 use crate::supervisor::{RestartBudget, RootSupervisor, SupervisorArgs, SupervisorMsg};
 use crate::tool::{DuplicateTool, PlanContext, Plugin, ToolError, ToolErrorKind, ToolFilter, ToolTable};
 use crate::upstream::Upstream;
@@ -56,6 +58,8 @@ pub struct RuntimeConfig {
     /// Plan context template; `now_epoch_ms` is ignored and read per call.
     pub plan_defaults: PlanContext,
     pub tool_filter: ToolFilter,
+    /// Lifetimes and bounds of write confirmations and of the confirmed-write record.
+    pub signer: SignerConfig,
 }
 
 impl Default for RuntimeConfig {
@@ -77,6 +81,7 @@ impl Default for RuntimeConfig {
                 default_timeout: Duration::from_secs(30),
             },
             tool_filter: ToolFilter::default(),
+            signer: SignerConfig::default(),
         }
     }
 }
@@ -111,6 +116,13 @@ pub enum StartError {
 
 pub struct Runtime;
 
+/// A random key for this process's confirmation tokens. Tokens never outlive the process,
+/// so nothing needs it to be configured or stored.
+fn fresh_signing_key() -> Result<SigningKey, StartError> {
+    let secret: [u8; 32] = rand::random();
+    SigningKey::new(&secret).map_err(|error| StartError::InvalidConfig(error.to_string()))
+}
+
 impl Runtime {
     /// Starts every component under the root supervisor.
     pub async fn start(
@@ -122,6 +134,9 @@ impl Runtime {
         let nrql_per_minute = NonZeroU32::new(config.nrql_per_minute)
             .ok_or_else(|| StartError::InvalidConfig("nrql_per_minute must be at least 1".to_string()))?;
         ToolTable::build(&plugins, &config.tool_filter, 0)?;
+        let signing_key = fresh_signing_key()?;
+        SignerState::new(SignerArgs { key: signing_key.clone(), config: config.signer.clone() })
+            .map_err(|error| StartError::InvalidConfig(error.to_string()))?;
         let names = ActorNames::unique();
         let counters = Arc::new(Counters::new(config.cache_shards));
         let (changes, _) = broadcast::channel(TOOL_CHANGES_CAPACITY);
@@ -138,6 +153,7 @@ impl Runtime {
             changes: changes.clone(),
             escalation: escalation.clone(),
             restarted: restarted.clone(),
+            signing_key: signing_key.clone(),
         };
         let (supervisor, join) = Actor::spawn(Some(names.supervisor()), RootSupervisor, args)
             .await
@@ -407,6 +423,11 @@ impl RuntimeHandle {
             ChaosTarget::FrontDoor => {
                 if let Some(front_door) = self.front_door() {
                     let _ = front_door.cast(FrontDoorMsg::Crash);
+                }
+            }
+            ChaosTarget::Signer => {
+                if let Some(signer) = ActorRef::<crate::signer::SignerMsg>::where_is(names.signer()) {
+                    let _ = signer.cast(crate::signer::SignerMsg::Crash);
                 }
             }
         }

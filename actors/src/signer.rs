@@ -7,6 +7,7 @@
 //! - [`canonical`]: the canonical string a signed HTTP request is signed over.
 //! - [`ledger`]: bounded ledgers of issued and observed nonces.
 //! - [`confirmation`]: confirmation tokens bound to a tool call's arguments.
+//! - [`writes`]: the record of confirmed writes that makes repeating one harmless.
 //! - [`clock`]: wall-clock seconds, injectable for tests.
 //! - [`actor`]: the [`SignerNonceStore`] actor that owns one of each, and [`SignerHandle`]
 //!   for callers that may await its answers.
@@ -17,6 +18,7 @@ pub mod clock;
 pub mod confirmation;
 pub mod key;
 pub mod ledger;
+pub mod writes;
 
 pub use actor::{
     IssuedNonce, SignedRequest, SignerArgs, SignerConfig, SignerHandle, SignerMsg, SignerNonceStore,
@@ -27,6 +29,7 @@ pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
 pub use confirmation::{Binding, ConfirmationError, ConfirmationToken, binding_for_call};
 pub use key::{KeyError, Signature, SignatureError, SigningKey};
 pub use ledger::{LedgerConfigError, Nonce, NonceError};
+pub use writes::{WriteAdmission, WriteLedgerError};
 
 use canonical::CanonicalRequestError;
 
@@ -43,6 +46,8 @@ pub enum SignerError {
     Nonce(#[from] NonceError),
     #[error(transparent)]
     Confirmation(#[from] ConfirmationError),
+    #[error(transparent)]
+    Writes(#[from] WriteLedgerError),
     #[error("invalid signer configuration: {0}")]
     Config(#[from] LedgerConfigError),
     #[error("the signer could not start ({reason}); check the signer configuration")]

@@ -24,6 +24,8 @@
 //! | cache shard *i* | front door                                                |
 //! | front door      | registry (re-pushes its table); callers resolve it by name |
 //! | registry        | starts with the latest plugin list and the front door      |
+//! | signer          | front door (pending confirmations are lost: a token the new |
+//! |                 | signer never issued is refused, and the caller asks again) |
 //!
 //! Executor workers are restarted by the pool itself (ractor's factory replaces a worker
 //! that dies); the pool reports each replacement here so it counts against the budget.
@@ -52,6 +54,7 @@ use crate::names::ActorNames;
 use crate::rate_limit::NrqlRateLimiter;
 use crate::registry::{PluginRegistry, RegistryArgs, RegistryListener, RegistryMsg};
 use crate::runtime::RuntimeConfig;
+use crate::signer::{SignerArgs, SignerMsg, SignerNonceStore, SigningKey};
 use crate::tool::{Plugin, ToolTable};
 use crate::upstream::Upstream;
 
@@ -68,6 +71,7 @@ pub enum Component {
     CacheShard(usize),
     FrontDoor,
     PluginRegistry,
+    SignerNonceStore,
 }
 
 impl fmt::Display for Component {
@@ -79,6 +83,7 @@ impl fmt::Display for Component {
             Self::CacheShard(index) => write!(f, "cache shard {index}"),
             Self::FrontDoor => f.write_str("front door"),
             Self::PluginRegistry => f.write_str("plugin registry"),
+            Self::SignerNonceStore => f.write_str("signer"),
         }
     }
 }
@@ -109,6 +114,9 @@ pub(crate) struct SupervisorArgs {
     pub escalation: CancellationToken,
     /// Woken after every completed restart (callers waiting to retry).
     pub restarted: Arc<Notify>,
+    /// The confirmation-token key, fixed for the process so a restarted signer keeps
+    /// recognising (and refusing as forgotten, not as forged) tokens it issued before.
+    pub signing_key: SigningKey,
 }
 
 pub(crate) struct SupervisorState {
@@ -157,6 +165,12 @@ impl Spawner<'_> {
             self.myself.get_cell(),
         )
         .await
+    }
+
+    async fn signer(&self) -> Result<ActorRef<SignerMsg>, SpawnErr> {
+        let args = SignerArgs { key: self.args.signing_key.clone(), config: self.args.config.signer.clone() };
+        let name = Some(self.args.names.signer());
+        Ok(Actor::spawn_linked(name, SignerNonceStore, args, self.myself.get_cell()).await?.0)
     }
 
     async fn shard(&self, index: usize, links: Links) -> Result<ActorRef<ShardMsg>, SpawnErr> {
@@ -301,6 +315,12 @@ impl SupervisorState {
                 self.registry = registry.clone();
                 registry.get_id()
             }
+            Component::SignerNonceStore => {
+                let signer = self.spawner(myself).signer().await?;
+                self.links.signer = signer.clone();
+                self.rewire();
+                signer.get_id()
+            }
             Component::ExecutorWorker => return Ok(()),
         };
         self.children.insert(id, component);
@@ -333,7 +353,9 @@ impl Actor for RootSupervisor {
         children.insert(breaker.get_id(), Component::CircuitBreaker);
         let executor = spawner.executor().await?;
         children.insert(executor.get_id(), Component::ExecutorPool);
-        let mut links = Links { shards: Arc::from(Vec::new()), executor, breaker };
+        let signer = spawner.signer().await?;
+        children.insert(signer.get_id(), Component::SignerNonceStore);
+        let mut links = Links { shards: Arc::from(Vec::new()), executor, breaker, signer };
         let mut shards = Vec::with_capacity(args.config.cache_shards);
         for index in 0..args.config.cache_shards.max(1) {
             let shard = spawner.shard(index, links.clone()).await?;

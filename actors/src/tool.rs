@@ -28,7 +28,18 @@ pub struct ToolHints {
 impl ToolHints {
     pub const READ: Self = Self { read_only: true, destructive: false, idempotent: true, open_world: true };
     pub const LOCAL: Self = Self { read_only: true, destructive: false, idempotent: true, open_world: false };
+    /// Creates or changes something in New Relic; listed only when writes are enabled.
+    /// Idempotent because a confirmed write repeated with the same arguments returns the first
+    /// result instead of writing again.
+    pub const WRITE: Self = Self { read_only: false, destructive: false, idempotent: true, open_world: true };
+    /// Deletes something in New Relic; listed only when destructive tools are enabled.
+    pub const DESTRUCTIVE: Self = Self { read_only: false, destructive: true, idempotent: true, open_world: true };
 }
+
+/// The argument that carries a write's confirmation token. The runtime takes it out of the
+/// arguments before `plan` sees them, so a tool never parses it, but write tools list it in
+/// their input schema so that models know to send it back.
+pub const CONFIRMATION_TOKEN_ARGUMENT: &str = "confirmation_token";
 
 /// Everything a client sees of a tool in `tools/list`, plus how the runtime treats it.
 #[derive(Debug, Clone, PartialEq)]
@@ -199,6 +210,27 @@ pub fn canonical_json(value: &Value) -> String {
     sorted(value).to_string()
 }
 
+/// Builds the uncached read that shows the object a write created or changed, from the
+/// write's rendered answer. The read's renderer produces the call's final answer (it may
+/// capture what it needs of the write's). `None` when there is nothing to read back
+/// (a deletion, say).
+pub type ReadBack = Arc<dyn Fn(&ToolOutput) -> Option<(UpstreamRequest, Renderer)> + Send + Sync>;
+
+/// A call that changes something in New Relic. The runtime runs it in two steps, so that
+/// nothing changes by accident: called without a confirmation token it answers `preview`
+/// plus a single-use token bound to these exact arguments (nothing is sent); called again
+/// with that token it sends `request` once, then reads the result back uncached.
+#[derive(Clone)]
+pub struct WritePlan {
+    /// The dry run: what the call would do, in words a person can check.
+    pub preview: ToolOutput,
+    /// The mutation (its `kind` is [`RequestKind::Write`](crate::upstream::RequestKind::Write)).
+    pub request: UpstreamRequest,
+    /// Turns the mutation's response into the write's answer; payload errors become tool errors.
+    pub render: Renderer,
+    pub read_back: Option<ReadBack>,
+}
+
 /// What to do for one call, decided before anything is sent.
 #[derive(Clone)]
 pub enum PlanAction {
@@ -206,6 +238,8 @@ pub enum PlanAction {
     Local(ToolOutput),
     /// One GraphQL request, whose response the renderer turns into the output.
     Upstream { request: UpstreamRequest, render: Renderer },
+    /// A change to New Relic, confirmed in two steps (see [`WritePlan`]).
+    Write(Box<WritePlan>),
 }
 
 /// The plan of one call. Built by a tool's pure `plan`.
@@ -232,6 +266,7 @@ impl std::fmt::Debug for Plan {
         let action = match &self.action {
             PlanAction::Local(_) => "local".to_string(),
             PlanAction::Upstream { request, .. } => format!("upstream {}", request.operation),
+            PlanAction::Write(write) => format!("write {}", write.request.operation),
         };
         f.debug_struct("Plan")
             .field("tool", &self.tool)
@@ -298,6 +333,29 @@ pub struct PluginSummary {
     pub tools: Vec<String>,
 }
 
+/// Which tools that change New Relic a snapshot may include. Read-only unless configured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum WriteAccess {
+    /// Only tools whose hints say read-only.
+    #[default]
+    ReadOnly,
+    /// Also tools that create or change things (not destructive ones).
+    Writes,
+    /// Also tools that delete things.
+    Destructive,
+}
+
+impl WriteAccess {
+    /// Whether a tool with these hints may be listed at all.
+    pub fn admits(self, hints: ToolHints) -> bool {
+        match (hints.read_only, hints.destructive) {
+            (true, _) => true,
+            (false, false) => self >= Self::Writes,
+            (false, true) => self >= Self::Destructive,
+        }
+    }
+}
+
 /// Which tools a snapshot includes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ToolFilter {
@@ -307,6 +365,8 @@ pub struct ToolFilter {
     pub enabled_tools: Option<Vec<String>>,
     /// Never these tools.
     pub disabled_tools: Vec<String>,
+    /// Tools that change New Relic are hidden unless this allows them, whatever else says.
+    pub write_access: WriteAccess,
 }
 
 impl ToolFilter {
@@ -317,7 +377,10 @@ impl ToolFilter {
             .is_none_or(|cats| cats.iter().any(|c| c == &descriptor.category));
         let tool_ok =
             self.enabled_tools.as_ref().is_none_or(|names| names.iter().any(|n| n == &descriptor.name));
-        category_ok && tool_ok && !self.disabled_tools.iter().any(|n| n == &descriptor.name)
+        category_ok
+            && tool_ok
+            && !self.disabled_tools.iter().any(|n| n == &descriptor.name)
+            && self.write_access.admits(descriptor.hints)
     }
 }
 

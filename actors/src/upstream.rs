@@ -4,6 +4,7 @@
 //! tests implement it in memory. Failures carry a [`FailureClass`] so that the breaker,
 //! the retry policy and the error a model sees all agree on what went wrong.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -31,16 +32,37 @@ pub struct Pagination {
     pub max_pages: usize,
 }
 
+/// Follows NerdGraph's asynchronous NRQL: a query started with `async: true` that has not
+/// finished within its `timeout` answers with `queryProgress { queryId completed retryAfter }`
+/// instead of results. The executor then polls with [`document`](Self::document) until the
+/// query completes or the call's deadline passes, and splices the final answer into the first
+/// response, so the renderer sees the same shape as a query that finished at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AsyncPoll {
+    /// Path from `data` to the NRQL result object (the one holding `results` and
+    /// `queryProgress`) in the first response.
+    pub result_path: &'static [&'static str],
+    /// Operation name of the poll, for logs and metrics.
+    pub operation: &'static str,
+    /// The poll document. Its variables are the first request's plus `queryId`.
+    pub document: &'static str,
+    /// Path from `data` to the result object in a poll response.
+    pub poll_result_path: &'static [&'static str],
+}
+
 /// One GraphQL request, fully built by a tool's plan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpstreamRequest {
     /// GraphQL operation name, for logs and metrics.
     pub operation: &'static str,
-    /// The GraphQL document. Static so that a contract test can validate every one.
-    pub document: &'static str,
+    /// The GraphQL document. Built-in tools send static documents, which a contract test
+    /// validates against the real schema; `query_nerdgraph` sends the caller's own.
+    pub document: Cow<'static, str>,
     pub variables: Value,
     pub kind: RequestKind,
     pub pagination: Option<Pagination>,
+    /// Set on NRQL started with `async: true`: how to poll until it finishes.
+    pub async_poll: Option<AsyncPoll>,
     /// NerdGraph experimental opt-in header value, where an operation needs one.
     pub experimental_opt_in: Option<&'static str>,
 }

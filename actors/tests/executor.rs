@@ -161,8 +161,10 @@ async fn a_panicking_worker_is_replaced_and_a_read_is_retried_once() {
 async fn a_write_lost_to_a_crash_is_not_repeated() {
     let upstream = FakeUpstream::new();
     let handle = start(small_config(), upstream.clone()).await;
+    let preview = bounded(&handle, call("mutate", "create dashboard")).await.unwrap();
+    let token = preview.structured["confirmation"]["confirmation_token"].as_str().unwrap().to_string();
     upstream.panic_next(1);
-    let result = bounded(&handle, call("mutate", "create dashboard")).await;
+    let result = bounded(&handle, confirmed(call("mutate", "create dashboard"), &token)).await;
     let error = tool_error(&result);
     assert_eq!(error.kind, ToolErrorKind::Restarted);
     assert!(error.message.contains("may or may not have been applied"), "{}", error.message);

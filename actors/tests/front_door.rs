@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use newrelic_mcp_actors::call::{CallError, ToolCall};
-use newrelic_mcp_actors::tool::{ToolErrorKind, ToolFilter};
+use newrelic_mcp_actors::tool::{ToolErrorKind, ToolFilter, WriteAccess};
 use newrelic_mcp_actors::{RegistryError, Runtime, RuntimeConfig, StartError};
 use serde_json::Map;
 use support::*;
@@ -64,6 +64,7 @@ async fn the_tool_filter_shapes_the_table() {
             enabled_categories: Some(vec!["data-access".to_string()]),
             enabled_tools: None,
             disabled_tools: vec!["mutate".to_string()],
+            write_access: WriteAccess::Destructive,
         },
         ..small_config()
     };

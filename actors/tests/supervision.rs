@@ -150,3 +150,27 @@ async fn the_default_budget_absorbs_steady_crashes() {
     bounded(&handle, call("query", "still-fine")).await.unwrap();
     handle.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_signer_forgets_pending_confirmations_and_writes_go_on() {
+    let upstream = FakeUpstream::new();
+    let handle = start(small_config(), upstream.clone()).await;
+    let preview = bounded(&handle, call("mutate", "policy-a")).await.unwrap();
+    let token = preview.structured["confirmation"]["confirmation_token"].as_str().unwrap().to_string();
+    handle.crash(ChaosTarget::Signer);
+    eventually_stats(&handle, "signer restarted", |s| s.restarts >= 1).await;
+
+    // The supervisor sends the front door the new address before it counts the restart, so
+    // this call is routed to the new signer, which never issued the token.
+    let forgotten = bounded(&handle, confirmed(call("mutate", "policy-a"), &token)).await;
+    let error = tool_error(&forgotten);
+    assert_eq!(error.kind, ToolErrorKind::Policy);
+    assert!(error.message.contains("no longer remembers"), "{}", error.message);
+    assert_eq!(upstream.calls(), 0, "nothing was written with the forgotten token");
+
+    let preview = bounded(&handle, call("mutate", "policy-a")).await.unwrap();
+    let token = preview.structured["confirmation"]["confirmation_token"].as_str().unwrap().to_string();
+    bounded(&handle, confirmed(call("mutate", "policy-a"), &token)).await.expect("a new confirmation works");
+    assert_eq!(upstream.received(newrelic_mcp_actors::upstream::RequestKind::Write), 1);
+    handle.shutdown().await;
+}

@@ -152,10 +152,11 @@ impl Tool for LookupTool {
         });
         let request = UpstreamRequest {
             operation: "BenchLookup",
-            document: LOOKUP_DOCUMENT,
+            document: LOOKUP_DOCUMENT.into(),
             variables: json!({"key": key}),
             kind: RequestKind::Read,
             pagination: None,
+            async_poll: None,
             experimental_opt_in: None,
         };
         let text = format!("looked up {key}");

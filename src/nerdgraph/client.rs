@@ -330,7 +330,7 @@ struct GraphQlBody<'a> {
 }
 
 fn encode_body(request: &UpstreamRequest) -> Result<Vec<u8>, UpstreamError> {
-    serde_json::to_vec(&GraphQlBody { query: request.document, variables: &request.variables }).map_err(
+    serde_json::to_vec(&GraphQlBody { query: &request.document, variables: &request.variables }).map_err(
         |err| {
             UpstreamError::new(
                 FailureClass::BadRequest,
@@ -423,10 +423,11 @@ mod tests {
     fn bodies_carry_query_and_variables() {
         let mut request = UpstreamRequest {
             operation: "NrqlQuery",
-            document: "query { actor { user { name } } }",
+            document: "query { actor { user { name } } }".into(),
             variables: serde_json::json!({"accountId": 1}),
             kind: RequestKind::Read,
             pagination: None,
+            async_poll: None,
             experimental_opt_in: None,
         };
         let body: Value = serde_json::from_slice(&encode_body(&request).unwrap()).unwrap();

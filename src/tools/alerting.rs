@@ -142,7 +142,7 @@ fn plan_list_alert_policies(
     }
     let request = UpstreamRequest {
         operation: "AlertPolicies",
-        document: POLICIES_SEARCH,
+        document: POLICIES_SEARCH.into(),
         variables: json!({ "accountId": account, "cursor": null, "nameLike": name_filter }),
         kind: RequestKind::Read,
         pagination: Some(Pagination {
@@ -151,6 +151,7 @@ fn plan_list_alert_policies(
             items_field: "policies",
             max_pages: 10,
         }),
+        async_poll: None,
         experimental_opt_in: None,
     };
     let normalised = json!({ "name_filter": name_filter });
@@ -201,7 +202,7 @@ fn plan_list_recent_issues(
     let start = end - ISSUE_WINDOW_MS;
     let request = UpstreamRequest {
         operation: "RecentIssues",
-        document: RECENT_ISSUES,
+        document: RECENT_ISSUES.into(),
         variables: json!({ "accountId": account, "cursor": null, "states": states, "start": start, "end": end }),
         kind: RequestKind::Read,
         pagination: Some(Pagination {
@@ -210,6 +211,7 @@ fn plan_list_recent_issues(
             items_field: "issues",
             max_pages: 5,
         }),
+        async_poll: None,
         experimental_opt_in: None,
     };
     let normalised = json!({ "states": states, "end": end });
@@ -280,7 +282,7 @@ mod tests {
     fn variables(plan: &Plan) -> &Value {
         match &plan.action {
             PlanAction::Upstream { request, .. } => &request.variables,
-            PlanAction::Local(_) => panic!("expected upstream"),
+            PlanAction::Local(_) | PlanAction::Write(_) => panic!("expected upstream"),
         }
     }
 

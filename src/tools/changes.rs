@@ -213,13 +213,14 @@ fn plan_list_change_events(
         Subject::Guid(guid) => {
             let request = UpstreamRequest {
                 operation: "ChangeEvents",
-                document: CHANGE_EVENTS,
+                document: CHANGE_EVENTS.into(),
                 variables: json!({
                     "guid": guid,
                     "filter": { "limit": limit, "timeWindow": { "startTime": start, "endTime": end } },
                 }),
                 kind: RequestKind::Read,
                 pagination: None,
+                async_poll: None,
                 experimental_opt_in: None,
             };
             let guid = guid.clone();
@@ -257,10 +258,11 @@ fn plan_list_change_events(
             )?;
             let request = UpstreamRequest {
                 operation: "NrqlQuery",
-                document: NRQL_QUERY,
+                document: NRQL_QUERY.into(),
                 variables: json!({ "accountId": account, "nrql": nrql, "timeout": 30 }),
                 kind: RequestKind::Read,
                 pagination: None,
+                async_poll: None,
                 experimental_opt_in: None,
             };
             let plan = upstream_plan(
@@ -499,10 +501,11 @@ fn plan_analyze_deployment_impact(
     };
     let request = UpstreamRequest {
         operation: "DeploymentImpact",
-        document: DEPLOYMENT_IMPACT,
+        document: DEPLOYMENT_IMPACT.into(),
         variables: json!({ "accountId": account, "deployments": deployments, "signals": signals }),
         kind: RequestKind::Read,
         pagination: None,
+        async_poll: None,
         experimental_opt_in: None,
     };
     let normalised = json!({ "deployments": deployments, "signals": signals, "mode": mode });
@@ -807,7 +810,7 @@ mod tests {
     fn variables(plan: &Plan) -> Value {
         match &plan.action {
             PlanAction::Upstream { request, .. } => request.variables.clone(),
-            PlanAction::Local(_) => panic!("expected upstream"),
+            PlanAction::Local(_) | PlanAction::Write(_) => panic!("expected upstream"),
         }
     }
 

@@ -147,10 +147,11 @@ fn plan_list_dashboards(
     }
     let request = UpstreamRequest {
         operation: "DashboardSearch",
-        document: DASHBOARD_SEARCH,
+        document: DASHBOARD_SEARCH.into(),
         variables: json!({ "query": query, "cursor": null }),
         kind: RequestKind::Read,
         pagination: Some(DASHBOARD_PAGES),
+        async_poll: None,
         experimental_opt_in: None,
     };
     let normalised = json!({ "name_filter": filter });
@@ -225,10 +226,11 @@ fn plan_get_dashboard(
     let account = entity_account(args.account_id, &guid, context)?;
     let request = UpstreamRequest {
         operation: "DashboardGet",
-        document: DASHBOARD_GET,
+        document: DASHBOARD_GET.into(),
         variables: json!({ "guid": guid }),
         kind: RequestKind::Read,
         pagination: None,
+        async_poll: None,
         experimental_opt_in: None,
     };
     let normalised = json!({ "guid": guid });
@@ -405,7 +407,7 @@ mod tests {
     fn variables(plan: &Plan) -> &Value {
         match &plan.action {
             PlanAction::Upstream { request, .. } => &request.variables,
-            PlanAction::Local(_) => panic!("expected upstream"),
+            PlanAction::Local(_) | PlanAction::Write(_) => panic!("expected upstream"),
         }
     }
 

@@ -145,10 +145,11 @@ pub(crate) fn nrql_plan(
     let nrql_timeout = timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS);
     let request = UpstreamRequest {
         operation: "NrqlQuery",
-        document: NRQL_QUERY,
+        document: NRQL_QUERY.into(),
         variables: json!({ "accountId": account, "nrql": query, "timeout": timeout_seconds }),
         kind: RequestKind::Read,
         pagination: None,
+        async_poll: None,
         experimental_opt_in: None,
     };
     // Spelling that does not change the query (case, spacing) does not split the cache.

@@ -221,10 +221,11 @@ fn plan_get_entity(
             }
             let request = UpstreamRequest {
                 operation: "EntityByGuid",
-                document: ENTITY_BY_GUID,
+                document: ENTITY_BY_GUID.into(),
                 variables: json!({ "guid": guid }),
                 kind: RequestKind::Read,
                 pagination: None,
+                async_poll: None,
                 experimental_opt_in: None,
             };
             let wanted = guid.to_string();
@@ -292,10 +293,11 @@ fn entity_search_plan(
 ) -> Plan {
     let request = UpstreamRequest {
         operation: "EntitySearch",
-        document: ENTITY_SEARCH,
+        document: ENTITY_SEARCH.into(),
         variables: json!({ "query": query, "cursor": null }),
         kind: RequestKind::Read,
         pagination: Some(ENTITY_PAGES),
+        async_poll: None,
         experimental_opt_in: None,
     };
     let allowed = context.allowed_accounts.clone();
@@ -393,10 +395,11 @@ fn plan_list_accounts(
 ) -> Result<Plan, PlanError> {
     let request = UpstreamRequest {
         operation: "Accounts",
-        document: ACCOUNTS,
+        document: ACCOUNTS.into(),
         variables: json!({}),
         kind: RequestKind::Read,
         pagination: None,
+        async_poll: None,
         experimental_opt_in: None,
     };
     let allowed = context.allowed_accounts.clone();
@@ -504,7 +507,7 @@ mod tests {
     fn request_of(plan: &Plan) -> &UpstreamRequest {
         match &plan.action {
             PlanAction::Upstream { request, .. } => request,
-            PlanAction::Local(_) => panic!("expected an upstream plan"),
+            PlanAction::Local(_) | PlanAction::Write(_) => panic!("expected an upstream plan"),
         }
     }
 

@@ -173,7 +173,7 @@ fn plan_list_alert_conditions(
     }
     let request = UpstreamRequest {
         operation: "NrqlConditions",
-        document: NRQL_CONDITIONS,
+        document: NRQL_CONDITIONS.into(),
         variables: json!({ "accountId": account, "cursor": null, "criteria": criteria }),
         kind: RequestKind::Read,
         pagination: Some(Pagination {
@@ -182,6 +182,7 @@ fn plan_list_alert_conditions(
             items_field: "nrqlConditions",
             max_pages: 10,
         }),
+        async_poll: None,
         experimental_opt_in: None,
     };
     let enabled = args.enabled;
@@ -356,7 +357,7 @@ fn plan_search_incident(
     }
     let request = UpstreamRequest {
         operation: "IssueSearch",
-        document: ISSUE_SEARCH,
+        document: ISSUE_SEARCH.into(),
         variables: json!({ "accountId": account, "cursor": null, "filter": filter, "start": start, "end": end }),
         kind: RequestKind::Read,
         pagination: Some(Pagination {
@@ -365,6 +366,7 @@ fn plan_search_incident(
             items_field: "issues",
             max_pages: 5,
         }),
+        async_poll: None,
         experimental_opt_in: None,
     };
     let normalised = json!({ "filter": filter, "start": start, "end": end });
@@ -519,7 +521,7 @@ mod tests {
     fn variables(plan: &Plan) -> Value {
         match &plan.action {
             PlanAction::Upstream { request, .. } => request.variables.clone(),
-            PlanAction::Local(_) => panic!("expected upstream"),
+            PlanAction::Local(_) | PlanAction::Write(_) => panic!("expected upstream"),
         }
     }
 

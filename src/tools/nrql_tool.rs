@@ -382,10 +382,11 @@ where
     let timeout_seconds = DEFAULT_NRQL_TIMEOUT_SECONDS;
     let request = UpstreamRequest {
         operation: "NrqlQuery",
-        document: NRQL_QUERY,
+        document: NRQL_QUERY.into(),
         variables: json!({ "accountId": account, "nrql": text, "timeout": timeout_seconds }),
         kind: RequestKind::Read,
         pagination: None,
+        async_poll: None,
         experimental_opt_in: None,
     };
     // The canonical query and the renderer's inputs decide the answer, so they key the cache.
@@ -431,7 +432,7 @@ pub(crate) mod testing {
     pub(crate) fn nrql(plan: &Plan) -> String {
         match &plan.action {
             PlanAction::Upstream { request, .. } => request.variables["nrql"].as_str().unwrap().to_string(),
-            PlanAction::Local(_) => panic!("expected an upstream plan"),
+            PlanAction::Local(_) | PlanAction::Write(_) => panic!("expected an upstream plan"),
         }
     }
 
@@ -549,7 +550,7 @@ mod tests {
     fn nrql_of(plan: &Plan) -> String {
         match &plan.action {
             PlanAction::Upstream { request, .. } => request.variables["nrql"].as_str().unwrap().to_string(),
-            PlanAction::Local(_) => panic!("expected an upstream plan"),
+            PlanAction::Local(_) | PlanAction::Write(_) => panic!("expected an upstream plan"),
         }
     }
 

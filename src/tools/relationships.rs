@@ -180,10 +180,11 @@ fn plan_list_related_entities(
     }
     let request = UpstreamRequest {
         operation: "RelatedEntities",
-        document: RELATED_ENTITIES,
+        document: RELATED_ENTITIES.into(),
         variables: json!({ "guid": guid, "filter": filter, "cursor": null }),
         kind: RequestKind::Read,
         pagination: Some(RELATED_PAGES),
+        async_poll: None,
         experimental_opt_in: None,
     };
     let normalised = json!({ "guid": guid, "direction": direction, "types": types });

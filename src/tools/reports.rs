@@ -240,7 +240,7 @@ fn plan_alert_insights(
         insight_templates().map(|template| template.build(&[], policy, account, context.now_epoch_ms));
     let request = UpstreamRequest {
         operation: "AlertInsights",
-        document: ALERT_INSIGHTS,
+        document: ALERT_INSIGHTS.into(),
         variables: json!({
             "accountId": account, "cursor": null, "issueFilter": filter,
             "start": end - ISSUE_LOOKUP_MS, "end": end,
@@ -254,6 +254,7 @@ fn plan_alert_insights(
             items_field: "nrqlConditions",
             max_pages: 3,
         }),
+        async_poll: None,
         experimental_opt_in: None,
     };
     let normalised = json!({ "issue_id": issue_id, "end": end });
@@ -709,10 +710,11 @@ fn plan_user_impact(
     };
     let request = UpstreamRequest {
         operation,
-        document,
+        document: document.into(),
         variables: Value::Object(variables.clone()),
         kind: RequestKind::Read,
         pagination: None,
+        async_poll: None,
         experimental_opt_in: None,
     };
     let scope = app.unwrap_or_else(|| "all browser applications".into());
@@ -912,7 +914,7 @@ mod tests {
     fn variables(plan: &Plan) -> Value {
         match &plan.action {
             PlanAction::Upstream { request, .. } => request.variables.clone(),
-            PlanAction::Local(_) => panic!("expected upstream"),
+            PlanAction::Local(_) | PlanAction::Write(_) => panic!("expected upstream"),
         }
     }
 

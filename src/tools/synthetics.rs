@@ -138,10 +138,11 @@ fn plan_list_synthetic_monitors(
     }
     let request = UpstreamRequest {
         operation: "SyntheticMonitors",
-        document: SYNTHETIC_MONITORS,
+        document: SYNTHETIC_MONITORS.into(),
         variables: json!({ "query": query, "accountId": account, "checks": checks }),
         kind: RequestKind::Read,
         pagination: None,
+        async_poll: None,
         experimental_opt_in: None,
     };
     let normalised = json!({ "name_filter": filter, "checks": checks });

@@ -13,9 +13,13 @@ use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, rpc::
 use super::SignerError;
 use super::canonical::{RequestToSign, canonical_request};
 use super::clock::{Clock, SystemClock, UnixTime};
-use super::confirmation::{Binding, ConfirmationBook, ConfirmationToken, DEFAULT_CONFIRMATION_TTL};
+use super::confirmation::{
+    Binding, ConfirmationBook, ConfirmationError, ConfirmationToken, DEFAULT_CONFIRMATION_TTL,
+};
 use super::key::{Signature, SigningKey};
 use super::ledger::{IssuedLedger, LedgerStats, ObservedLedger};
+use super::writes::{DEFAULT_WRITE_WINDOW, WriteAdmission, WriteLedger};
+use crate::tool::ToolOutput;
 
 /// How long [`SignerHandle`] waits for an answer before calling the signer unavailable.
 /// Every operation is microseconds of work, so reaching this means the actor is stuck.
@@ -35,6 +39,10 @@ pub struct SignerConfig {
     pub confirmation_ttl: Duration,
     /// Confirmations pending at once; past it the oldest are forgotten and then refused.
     pub confirmation_capacity: usize,
+    /// How long a confirmed write's result answers a repeat of the same call.
+    pub write_window: Duration,
+    /// Confirmed writes remembered at once (running or applied).
+    pub write_capacity: usize,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -47,6 +55,8 @@ impl Default for SignerConfig {
             issued_nonce_capacity: 10_000,
             confirmation_ttl: DEFAULT_CONFIRMATION_TTL,
             confirmation_capacity: 10_000,
+            write_window: DEFAULT_WRITE_WINDOW,
+            write_capacity: 1_024,
             clock: Arc::new(SystemClock),
         }
     }
@@ -143,6 +153,19 @@ pub enum SignerMsg {
         binding: Binding,
         reply: RpcReplyPort<Result<(), SignerError>>,
     },
+    /// Redeems the token of a confirmed write and says whether to run it: a call already
+    /// applied (or running) with these exact arguments is not run again, and a token that was
+    /// already used still finds the result of the write it confirmed.
+    BeginWrite {
+        token: String,
+        binding: Binding,
+        reply: RpcReplyPort<Result<WriteAdmission, SignerError>>,
+    },
+    /// How a write admitted by `BeginWrite` ended: its answer, or `None` when it failed.
+    FinishWrite {
+        binding: Binding,
+        output: Option<Arc<ToolOutput>>,
+    },
     Stats {
         reply: RpcReplyPort<SignerStats>,
     },
@@ -158,6 +181,7 @@ pub struct SignerState {
     observed: ObservedLedger,
     issued: IssuedLedger<()>,
     confirmations: ConfirmationBook,
+    writes: WriteLedger,
     clock: Arc<dyn Clock>,
 }
 
@@ -173,6 +197,7 @@ impl SignerState {
                 config.confirmation_ttl,
                 config.confirmation_capacity,
             )?,
+            writes: WriteLedger::new(config.write_window, config.write_capacity)?,
             key,
             clock: config.clock,
         })
@@ -187,6 +212,24 @@ impl SignerState {
         self.key.verify_hex(canonical.as_bytes(), &request.signature)?;
         self.observed.observe(&request.nonce, request.timestamp, now)?;
         Ok(())
+    }
+
+    pub fn begin_write(&mut self, token: &str, binding: &Binding) -> Result<WriteAdmission, SignerError> {
+        let now = self.clock.now();
+        match self.confirmations.redeem(token, binding, now) {
+            Ok(()) => Ok(self.writes.begin(binding, now)?),
+            // A used (or forgotten) token whose write is on record is a repeat of that write:
+            // answering its result is what makes sending a confirmed write twice harmless.
+            Err(refusal @ (ConfirmationError::Replayed | ConfirmationError::Forgotten)) => {
+                self.writes.lookup(binding, now).ok_or(SignerError::Confirmation(refusal))
+            }
+            Err(refusal) => Err(refusal.into()),
+        }
+    }
+
+    pub fn finish_write(&mut self, binding: &Binding, output: Option<Arc<ToolOutput>>) {
+        let now = self.clock.now();
+        self.writes.finish(binding, output, now);
     }
 
     pub fn stats(&self) -> SignerStats {
@@ -261,6 +304,14 @@ impl Actor for SignerNonceStore {
                 }
                 let _ = reply.send(outcome);
             }
+            SignerMsg::BeginWrite { token, binding, reply } => {
+                let outcome = state.begin_write(&token, &binding);
+                if let Err(refusal) = &outcome {
+                    tracing::debug!(%refusal, "confirmed write refused");
+                }
+                let _ = reply.send(outcome);
+            }
+            SignerMsg::FinishWrite { binding, output } => state.finish_write(&binding, output),
             SignerMsg::Stats { reply } => {
                 let _ = reply.send(state.stats());
             }

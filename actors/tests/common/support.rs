@@ -10,8 +10,8 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use newrelic_mcp_actors::call::{CallError, CallResult, ToolCall};
 use newrelic_mcp_actors::tool::{
-    CacheKey, CachePolicy, Plan, PlanAction, PlanContext, PlanError, Plugin, Tool, ToolDescriptor, ToolError,
-    ToolErrorKind, ToolHints, ToolOutput,
+    CacheKey, CachePolicy, Plan, PlanAction, PlanContext, PlanError, Plugin, ReadBack, Renderer, Tool,
+    ToolDescriptor, ToolError, ToolErrorKind, ToolFilter, ToolHints, ToolOutput, WriteAccess, WritePlan,
 };
 use newrelic_mcp_actors::upstream::{
     FailureClass, Pagination, RequestKind, Upstream, UpstreamError, UpstreamRequest, UpstreamResponse,
@@ -33,8 +33,11 @@ pub struct FakeUpstream {
     gated: AtomicBool,
     gate: Semaphore,
     fail_with: Mutex<Option<FailureClass>>,
+    fail_reads_with: Mutex<Option<FailureClass>>,
     panics_left: AtomicUsize,
     latency: Mutex<Option<Duration>>,
+    /// (operation, kind) of every request received, in order.
+    received: Mutex<Vec<(String, RequestKind)>>,
     /// Pages available to paginated requests.
     pub total_pages: AtomicUsize,
 }
@@ -48,8 +51,10 @@ impl FakeUpstream {
             gated: AtomicBool::new(false),
             gate: Semaphore::new(0),
             fail_with: Mutex::new(None),
+            fail_reads_with: Mutex::new(None),
             panics_left: AtomicUsize::new(0),
             latency: Mutex::new(None),
+            received: Mutex::new(Vec::new()),
             total_pages: AtomicUsize::new(1),
         })
     }
@@ -70,6 +75,11 @@ impl FakeUpstream {
         *self.fail_with.lock().unwrap() = class;
     }
 
+    /// Reads fail with `class`; writes still succeed.
+    pub fn fail_reads_with(&self, class: Option<FailureClass>) {
+        *self.fail_reads_with.lock().unwrap() = class;
+    }
+
     /// The next `count` calls panic inside the worker.
     pub fn panic_next(&self, count: usize) {
         self.panics_left.store(count, Ordering::SeqCst);
@@ -83,6 +93,11 @@ impl FakeUpstream {
         self.calls.load(Ordering::SeqCst)
     }
 
+    /// Requests of `kind` received so far.
+    pub fn received(&self, kind: RequestKind) -> usize {
+        self.received.lock().unwrap().iter().filter(|(_, received)| *received == kind).count()
+    }
+
     pub fn finished(&self) -> usize {
         self.finished.load(Ordering::SeqCst)
     }
@@ -93,7 +108,8 @@ impl FakeUpstream {
     }
 
     fn answer(&self, request: &UpstreamRequest) -> Result<UpstreamResponse, UpstreamError> {
-        if let Some(class) = *self.fail_with.lock().unwrap() {
+        let read_failure = (request.kind == RequestKind::Read).then(|| *self.fail_reads_with.lock().unwrap());
+        if let Some(class) = (*self.fail_with.lock().unwrap()).or(read_failure.flatten()) {
             return Err(UpstreamError::new(class, format!("injected {class:?} failure")));
         }
         let Some(pagination) = &request.pagination else {
@@ -134,6 +150,7 @@ impl Upstream for FakeUpstream {
     ) -> BoxFuture<'a, Result<UpstreamResponse, UpstreamError>> {
         Box::pin(async move {
             self.calls.fetch_add(1, Ordering::SeqCst);
+            self.received.lock().unwrap().push((request.operation.to_string(), request.kind));
             if self.panics_left.load(Ordering::SeqCst) > 0 {
                 self.panics_left.fetch_sub(1, Ordering::SeqCst);
                 panic!("upstream double panics on purpose");
@@ -203,12 +220,9 @@ impl EchoTool {
         Self::new(name, None, ToolHints::READ)
     }
 
+    /// A write: previewed and confirmed in two steps, then read back.
     pub fn write(name: &str) -> Self {
-        Self::new(
-            name,
-            None,
-            ToolHints { read_only: false, destructive: false, idempotent: false, open_world: true },
-        )
+        Self::new(name, None, ToolHints::WRITE)
     }
 
     pub fn paged(name: &str, max_pages: usize) -> Self {
@@ -248,12 +262,16 @@ impl Tool for EchoTool {
         };
         let request = UpstreamRequest {
             operation: "Echo",
-            document: "query Echo($q: String) { echo(q: $q) }",
+            document: "query Echo($q: String) { echo(q: $q) }".into(),
             variables: json!({"q": q}),
-            kind: if self.descriptor.hints.read_only { RequestKind::Read } else { RequestKind::Write },
+            kind: RequestKind::Read,
             pagination,
+            async_poll: None,
             experimental_opt_in: None,
         };
+        if !self.descriptor.hints.read_only {
+            return Ok(write_plan(&self.descriptor.name, q, request, self.timeout));
+        }
         let cache = self.descriptor.cache_ttl.map(|ttl| CachePolicy {
             key: CacheKey::new(&self.descriptor.name, None, &Value::Object(arguments.clone())),
             ttl,
@@ -273,6 +291,49 @@ impl Tool for EchoTool {
             timeout: self.timeout,
             nrql_account: self.nrql_account,
         })
+    }
+}
+
+/// The plan of the test write: echo `q` as a mutation, then read it back.
+fn write_plan(tool: &str, q: &str, request: UpstreamRequest, timeout: Duration) -> Plan {
+    let request = UpstreamRequest {
+        operation: "EchoWrite",
+        document: "mutation EchoWrite($q: String) { echo(q: $q) }".into(),
+        kind: RequestKind::Write,
+        ..request
+    };
+    let read_back: ReadBack = Arc::new(|written: &ToolOutput| {
+        let written = written.clone();
+        let request = UpstreamRequest {
+            operation: "EchoReadBack",
+            document: "query EchoReadBack($q: String) { echo(q: $q) }".into(),
+            variables: json!({"q": written.structured["written"]["echo"]["q"], "readBack": true}),
+            kind: RequestKind::Read,
+            pagination: None,
+            async_poll: None,
+            experimental_opt_in: None,
+        };
+        let render: Renderer = Arc::new(move |response: UpstreamResponse| {
+            Ok(ToolOutput {
+                text: format!("written and read back: {}", response.data["echo"]["q"]),
+                structured: json!({"written": written.structured["written"], "readBack": response.data["echo"]}),
+            })
+        });
+        Some((request, render))
+    });
+    Plan {
+        tool: tool.to_string(),
+        action: PlanAction::Write(Box::new(WritePlan {
+            preview: ToolOutput { text: format!("would write {q}"), structured: json!({"wouldWrite": q}) },
+            request,
+            render: Arc::new(|response: UpstreamResponse| {
+                Ok(ToolOutput { text: "written".to_string(), structured: json!({"written": response.data}) })
+            }),
+            read_back: Some(read_back),
+        })),
+        cache: None,
+        timeout,
+        nrql_account: None,
     }
 }
 
@@ -360,8 +421,15 @@ pub fn standard_plugin() -> Arc<dyn Plugin> {
     )
 }
 
+/// Small pools, and every tool listed (writes included).
 pub fn small_config() -> RuntimeConfig {
-    RuntimeConfig { cache_shards: 2, executor_workers: 4, executor_queue: 64, ..RuntimeConfig::default() }
+    RuntimeConfig {
+        cache_shards: 2,
+        executor_workers: 4,
+        executor_queue: 64,
+        tool_filter: ToolFilter { write_access: WriteAccess::Destructive, ..ToolFilter::default() },
+        ..RuntimeConfig::default()
+    }
 }
 
 pub async fn start(config: RuntimeConfig, upstream: Arc<FakeUpstream>) -> RuntimeHandle {
@@ -372,6 +440,12 @@ pub fn call(tool: &str, q: &str) -> ToolCall {
     let mut arguments = Map::new();
     arguments.insert("q".to_string(), Value::String(q.to_string()));
     ToolCall::new(tool, arguments)
+}
+
+/// The same call, carrying a confirmation token.
+pub fn confirmed(mut call: ToolCall, token: &str) -> ToolCall {
+    call.arguments.insert("confirmation_token".to_string(), Value::String(token.to_string()));
+    call
 }
 
 /// Runs a call, failing the test instead of hanging.

@@ -1,0 +1,315 @@
+//! Writes, confirmed in two steps, so that nothing in New Relic changes by accident.
+//!
+//! A tool that changes something plans a [`WritePlan`]. Called without a confirmation token,
+//! the call answers the plan's preview plus a single-use token the signer binds to the exact
+//! arguments; nothing is sent. Called again with that token, the signer redeems it and
+//! consults its record of confirmed writes: a call with these arguments that already succeeded
+//! answers with its first result (never a duplicate), one that is running is held off, and
+//! otherwise the mutation is sent once and the object is read back uncached.
+//!
+//! The front door hands each write to a task of its own (writes are rare and wait on the
+//! signer and the executor in turn), so routing never waits on one. The presentation of
+//! previews and repeats is pure and tested below.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::concurrency::oneshot;
+use ractor::rpc::CallResult as RpcCallResult;
+use ractor::{ActorRef, RpcReplyPort};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::call::{CallError, CallResult};
+use crate::executor::{self, Responder, UpstreamJob};
+use crate::links::Links;
+use crate::signer::{Binding, ConfirmationToken, SignerError, SignerMsg, UnixTime, WriteAdmission};
+use crate::tool::{
+    CONFIRMATION_TOKEN_ARGUMENT, Renderer, ToolError, ToolErrorKind, ToolOutput, WritePlan,
+};
+use crate::upstream::UpstreamRequest;
+
+/// How long a write waits for the signer; its work is microseconds, so this means it is gone.
+const SIGNER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One write call, as the front door hands it over.
+pub(crate) struct WriteCall {
+    pub tool: String,
+    /// SHA-256 of the tool and its arguments (without the token).
+    pub binding: Binding,
+    pub token: Option<String>,
+    pub plan: WritePlan,
+    pub deadline: Instant,
+    pub timeout: Duration,
+    pub cancel: CancellationToken,
+}
+
+/// Runs `call` on a task of its own and answers `reply` from there.
+pub(crate) fn route(call: WriteCall, links: Links, reply: RpcReplyPort<CallResult>) {
+    tokio::spawn(async move {
+        let cancel = call.cancel.clone();
+        let tool = call.tool.clone();
+        // A write, once confirmed, runs to its end on a task of its own so that its outcome is
+        // recorded; cancelling only stops the caller waiting for it.
+        let work = tokio::spawn(async move { run(call, &links).await });
+        let result = tokio::select! {
+            joined = work => joined.unwrap_or_else(|failure| Err(ToolError::new(
+                ToolErrorKind::Internal,
+                format!("the write task of '{tool}' failed ({failure}); check in New Relic whether it was applied"),
+            ))),
+            () = cancel.cancelled() => Err(ToolError::new(
+                ToolErrorKind::Cancelled,
+                format!(
+                    "the call was cancelled; a confirmed change may still be applied: call '{tool}' again with the \
+                     same arguments and {CONFIRMATION_TOKEN_ARGUMENT} to get its result"
+                ),
+            )),
+        };
+        let _ = reply.send(result.map_err(CallError::Tool));
+    });
+}
+
+async fn run(call: WriteCall, links: &Links) -> Result<Arc<ToolOutput>, ToolError> {
+    let WriteCall { tool, binding, token, plan, deadline, timeout, .. } = call;
+    let Some(token) = token else {
+        let issued = ask_signer(&links.signer, |reply| SignerMsg::IssueConfirmation { binding, reply }).await?;
+        return Ok(Arc::new(with_confirmation(&tool, plan.preview, &issued, UnixTime::now())));
+    };
+    let admission = ask_signer(&links.signer, |reply| SignerMsg::BeginWrite { token, binding, reply })
+        .await?
+        .map_err(|refusal| refused(&tool, refusal))?;
+    match admission {
+        WriteAdmission::AlreadyApplied { output, applied_at } => {
+            Ok(Arc::new(already_applied(&output, applied_at, UnixTime::now())))
+        }
+        WriteAdmission::Running => Err(ToolError {
+            retry_after: Some(Duration::from_secs(1)),
+            ..ToolError::new(
+                ToolErrorKind::Overloaded,
+                format!(
+                    "'{tool}' with these exact arguments is being applied right now; call again in a moment \
+                     with the same confirmation_token to get its result"
+                ),
+            )
+        }),
+        WriteAdmission::Proceed => {
+            let outcome = apply(&tool, plan, links, deadline, timeout).await;
+            let recorded = outcome.as_ref().ok().cloned();
+            let _ = links.signer.cast(SignerMsg::FinishWrite { binding, output: recorded });
+            outcome
+        }
+    }
+}
+
+/// Sends the mutation once, then reads the object back uncached.
+async fn apply(
+    tool: &str,
+    plan: WritePlan,
+    links: &Links,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<Arc<ToolOutput>, ToolError> {
+    let WritePlan { request, render, read_back, .. } = plan;
+    let written = execute(tool, request, render, links, deadline, timeout)
+        .await
+        .map_err(|lost| lost.unwrap_or_else(|| crate::front_door::write_restarted_error(tool)))?;
+    let Some((read, render_read)) = read_back.and_then(|build| build(&written)) else {
+        return Ok(written);
+    };
+    if Instant::now() >= deadline {
+        return Ok(Arc::new(without_read_back(&written, "the call's deadline had passed")));
+    }
+    match execute(tool, read, render_read, links, deadline, timeout).await {
+        Ok(read) => Ok(read),
+        Err(error) => {
+            let reason = error.map_or_else(|| "a server component restarted".to_string(), |error| error.message);
+            Ok(Arc::new(without_read_back(&written, &reason)))
+        }
+    }
+}
+
+/// One request through the executor pool, uncached. `Err(None)` when the answer was lost to
+/// a crash (the request may or may not have been sent).
+async fn execute(
+    tool: &str,
+    request: UpstreamRequest,
+    render: Renderer,
+    links: &Links,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<Arc<ToolOutput>, Option<ToolError>> {
+    let (sender, receiver) = oneshot();
+    let job = UpstreamJob {
+        tool: tool.to_string(),
+        request,
+        render,
+        deadline,
+        timeout,
+        nrql_account: None,
+        cancel: CancellationToken::new(),
+        breaker: links.breaker.clone(),
+        reply: Responder::caller(RpcReplyPort::from(sender)),
+    };
+    if executor::dispatch(&links.executor, job).is_err() {
+        return Err(Some(ToolError {
+            retry_after: Some(Duration::from_secs(1)),
+            ..ToolError::new(
+                ToolErrorKind::Restarted,
+                "the executor pool is restarting; nothing was sent; retry in a moment",
+            )
+        }));
+    }
+    match receiver.await {
+        Ok(Ok(output)) => Ok(output),
+        Ok(Err(CallError::Tool(error))) => Err(Some(error)),
+        Ok(Err(other)) => Err(Some(ToolError::new(ToolErrorKind::Internal, other.to_string()))),
+        Err(_) => Err(None),
+    }
+}
+
+async fn ask_signer<T: Send + 'static>(
+    signer: &ActorRef<SignerMsg>,
+    message: impl FnOnce(RpcReplyPort<T>) -> SignerMsg,
+) -> Result<T, ToolError> {
+    match signer.call(message, Some(SIGNER_TIMEOUT)).await {
+        Ok(RpcCallResult::Success(answer)) => Ok(answer),
+        _ => Err(ToolError {
+            retry_after: Some(Duration::from_secs(1)),
+            ..ToolError::new(
+                ToolErrorKind::Restarted,
+                "the confirmation service is restarting; nothing was changed; call again in a moment (a \
+                 confirmation_token issued before the restart must be requested again)",
+            )
+        }),
+    }
+}
+
+fn refused(tool: &str, refusal: SignerError) -> ToolError {
+    match refusal {
+        SignerError::Writes(full) => ToolError {
+            retry_after: Some(Duration::from_secs(1)),
+            ..ToolError::new(ToolErrorKind::Overloaded, full.to_string())
+        },
+        other => ToolError::new(ToolErrorKind::Policy, format!("'{tool}' was not applied: {other}")),
+    }
+}
+
+/// The first call's answer: the preview, and how to apply it.
+pub fn with_confirmation(tool: &str, preview: ToolOutput, token: &ConfirmationToken, now: UnixTime) -> ToolOutput {
+    let valid_for = token.expires_at.saturating_secs_since(now);
+    let confirmation = json!({
+        "applied": false,
+        CONFIRMATION_TOKEN_ARGUMENT: token.token,
+        "expiresAtEpochSeconds": token.expires_at.as_secs(),
+        "validForSeconds": valid_for,
+        "howToApply": format!(
+            "call {tool} again with the same arguments plus {CONFIRMATION_TOKEN_ARGUMENT}; the token works once"
+        ),
+    });
+    let structured = match preview.structured {
+        Value::Object(mut fields) => {
+            fields.insert("confirmation".to_string(), confirmation);
+            Value::Object(fields)
+        }
+        other => json!({ "preview": other, "confirmation": confirmation }),
+    };
+    let text = format!(
+        "{}\n\nNothing has been changed yet. To apply exactly this, call {tool} again with the same arguments \
+         plus \"{CONFIRMATION_TOKEN_ARGUMENT}\": \"{}\" (valid for {valid_for} s, once).",
+        preview.text.trim_end(),
+        token.token
+    );
+    ToolOutput { structured, text }
+}
+
+/// The answer to a repeat of a write that was already applied.
+pub fn already_applied(first: &ToolOutput, applied_at: UnixTime, now: UnixTime) -> ToolOutput {
+    let ago = now.saturating_secs_since(applied_at);
+    let note = json!({ "appliedAtEpochSeconds": applied_at.as_secs(), "secondsAgo": ago });
+    let structured = match &first.structured {
+        Value::Object(fields) => {
+            let mut fields = fields.clone();
+            fields.insert("alreadyApplied".to_string(), note);
+            Value::Object(fields)
+        }
+        other => json!({ "result": other, "alreadyApplied": note }),
+    };
+    let text = format!(
+        "This exact change was already applied {ago} s ago; nothing was sent again. Its result:\n{}",
+        first.text
+    );
+    ToolOutput { structured, text }
+}
+
+/// A write that succeeded but could not be read back.
+pub fn without_read_back(written: &ToolOutput, reason: &str) -> ToolOutput {
+    let structured = match &written.structured {
+        Value::Object(fields) => {
+            let mut fields = fields.clone();
+            fields.insert("readBack".to_string(), json!({ "error": reason }));
+            Value::Object(fields)
+        }
+        other => json!({ "result": other, "readBack": { "error": reason } }),
+    };
+    let text = format!(
+        "{}\n\nThe change was applied, but reading it back failed ({reason}); check it in New Relic before \
+         changing it again.",
+        written.text.trim_end()
+    );
+    ToolOutput { structured, text }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    fn output(structured: Value, text: &str) -> ToolOutput {
+        ToolOutput { structured, text: text.to_string() }
+    }
+
+    #[test]
+    fn a_preview_carries_the_token_and_how_to_use_it() {
+        let token = ConfirmationToken { token: "nrcfm1_abc".into(), expires_at: UnixTime::from_secs(1_300) };
+        let cases = [
+            (json!({"policy": {"name": "checkout"}}), json!({"name": "checkout"}), "policy"),
+            (json!(["not", "an", "object"]), json!(["not", "an", "object"]), "preview"),
+        ];
+        for (structured, kept, field) in cases {
+            let answer =
+                with_confirmation("create_alert_policy", output(structured, "Would create"), &token, UnixTime::from_secs(1_000));
+            assert_eq!(answer.structured[field], kept);
+            let confirmation = &answer.structured["confirmation"];
+            assert_eq!(confirmation["confirmation_token"], "nrcfm1_abc");
+            assert_eq!(confirmation["applied"], false);
+            assert_eq!(confirmation["validForSeconds"], 300);
+            assert!(answer.text.starts_with("Would create"));
+            assert!(answer.text.contains("Nothing has been changed yet"));
+            assert!(answer.text.contains("\"confirmation_token\": \"nrcfm1_abc\""));
+            assert!(answer.text.contains("valid for 300 s"));
+        }
+    }
+
+    #[test]
+    fn a_repeat_says_it_was_already_applied() {
+        let first = output(json!({"policy": {"id": "7"}}), "Created policy 7");
+        let answer = already_applied(&first, UnixTime::from_secs(1_000), UnixTime::from_secs(1_042));
+        assert_eq!(answer.structured["policy"]["id"], "7");
+        assert_eq!(answer.structured["alreadyApplied"]["secondsAgo"], 42);
+        assert!(answer.text.starts_with("This exact change was already applied 42 s ago"));
+        assert!(answer.text.ends_with("Created policy 7"));
+        let scalar = already_applied(&output(json!(true), "ok"), UnixTime::from_secs(5), UnixTime::from_secs(5));
+        assert_eq!(scalar.structured["result"], true);
+    }
+
+    #[test]
+    fn a_failed_read_back_keeps_the_write_and_says_why() {
+        let written = output(json!({"policy": {"id": "7"}}), "Created policy 7");
+        let answer = without_read_back(&written, "NerdGraph timed out");
+        assert_eq!(answer.structured["policy"]["id"], "7");
+        assert_eq!(answer.structured["readBack"]["error"], "NerdGraph timed out");
+        assert!(answer.text.contains("The change was applied, but reading it back failed (NerdGraph timed out)"));
+    }
+}
