@@ -83,7 +83,9 @@ pub struct ServeArgs {
     #[cfg(feature = "chaos")]
     #[arg(long, value_name = "N")]
     pub chaos_interval_ms: Option<u64>,
-    /// Only tools of these categories, comma-separated [env: NEW_RELIC_MCP_ENABLED_CATEGORIES].
+    /// Only tools of these categories, comma-separated; `all` for every one. Default: discovery,
+    /// data-access, alerting, incident-response, logs, server, plugins
+    /// [env: NEW_RELIC_MCP_ENABLED_CATEGORIES].
     #[arg(long, value_delimiter = ',')]
     pub enabled_categories: Option<Vec<String>>,
     /// Only these tools, comma-separated [env: NEW_RELIC_MCP_ENABLED_TOOLS].
@@ -95,6 +97,14 @@ pub struct ServeArgs {
     /// A directory of plugin manifests (*.toml), loaded and watched [env: NEW_RELIC_MCP_PLUGIN_DIR].
     #[arg(long, value_name = "DIR")]
     pub plugin_dir: Option<PathBuf>,
+    /// Offer the tools that create or change things in New Relic, each confirmed in two steps
+    /// [env: NEW_RELIC_MCP_ENABLE_WRITES].
+    #[arg(long)]
+    pub enable_writes: bool,
+    /// Also offer the tools that delete things; implies --enable-writes
+    /// [env: NEW_RELIC_MCP_ENABLE_DESTRUCTIVE].
+    #[arg(long)]
+    pub enable_destructive: bool,
     #[command(flatten)]
     pub faults: FaultArgs,
 }
@@ -117,6 +127,13 @@ pub struct FaultArgs {
     /// Seed of the sandbox's synthetic data and fault decisions.
     #[arg(long)]
     pub sandbox_seed: Option<u64>,
+    /// Polls a long async NRQL query (a window over one day) needs in the sandbox before it
+    /// answers (default 2; 0 answers at once).
+    #[arg(long, value_name = "N")]
+    pub sandbox_async_polls: Option<u32>,
+    /// The retryAfter, in seconds, the sandbox asks for while an async NRQL query runs (default 1).
+    #[arg(long, value_name = "SECONDS")]
+    pub sandbox_async_retry_after: Option<u64>,
 }
 
 impl FaultArgs {
@@ -127,6 +144,8 @@ impl FaultArgs {
             rate_429_rate: self.sandbox_429_rate,
             graphql_timeout_rate: self.sandbox_timeout_rate,
             seed: self.sandbox_seed,
+            async_polls: self.sandbox_async_polls,
+            async_retry_after_seconds: self.sandbox_async_retry_after,
         }
     }
 }

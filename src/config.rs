@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::nerdgraph::endpoint::{Endpoint, EndpointError, LoopbackPolicy, Region};
-use newrelic_mcp_actors::tool::ToolFilter;
+use newrelic_mcp_actors::tool::{ToolFilter, WriteAccess};
 use newrelic_mcp_nrql::Policy;
 
 /// The configuration file, every field optional. Unknown keys are refused.
@@ -32,12 +32,16 @@ pub struct FileConfig {
     pub allowed_accounts: Option<Vec<i64>>,
     /// Log line format on stderr: `text` or `json`.
     pub log_format: Option<LogFormat>,
-    /// Only tools of these categories are offered (default: all).
+    /// Only tools of these categories are offered (default: [`DEFAULT_CATEGORIES`]; `["all"]` for every one).
     pub enabled_categories: Option<Vec<String>>,
     /// Only these tools are offered (after categories).
     pub enabled_tools: Option<Vec<String>>,
     /// These tools are never offered.
     pub disabled_tools: Option<Vec<String>>,
+    /// Offer the tools that create or change things in New Relic (default false).
+    pub enable_writes: Option<bool>,
+    /// Also offer the tools that delete things; implies `enable_writes` (default false).
+    pub enable_destructive: Option<bool>,
     /// A directory of plugin manifests (`*.toml`), loaded at start and watched for changes.
     pub plugin_dir: Option<PathBuf>,
     /// Runtime sizing.
@@ -100,6 +104,10 @@ pub struct SandboxFile {
     pub graphql_timeout_rate: Option<f64>,
     /// Seed of the synthetic data and of fault injection.
     pub seed: Option<u64>,
+    /// `nrqlQueryProgress` polls a long async NRQL query needs before it answers.
+    pub async_polls: Option<u32>,
+    /// The `retryAfter`, in seconds, answered while an async NRQL query runs.
+    pub async_retry_after_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -130,6 +138,10 @@ pub struct Overrides {
     pub enabled_tools: Option<Vec<String>>,
     pub disabled_tools: Option<Vec<String>>,
     pub plugin_dir: Option<PathBuf>,
+    /// `--enable-writes`: offer the tools that create or change things.
+    pub enable_writes: bool,
+    /// `--enable-destructive`: also offer the tools that delete things.
+    pub enable_destructive: bool,
 }
 
 /// Where tool calls go.
@@ -148,6 +160,10 @@ pub struct SandboxSettings {
     pub rate_429_rate: f64,
     pub graphql_timeout_rate: f64,
     pub seed: Option<u64>,
+    /// `None`: the sandbox's own default.
+    pub async_polls: Option<u32>,
+    /// `None`: the sandbox's own default.
+    pub async_retry_after_seconds: Option<u64>,
 }
 
 /// The resolved configuration.
@@ -249,6 +265,27 @@ fn parse_account_list(name: &'static str, value: &str) -> Result<Vec<i64>, Confi
         .collect()
 }
 
+/// The categories offered when none are configured: what an agent on call reaches for first
+/// (finding entities, NRQL, alerts and issues, incident analysis, logs, the server itself) and
+/// the manifest plugins an operator installed. `performance-analytics`, `infrastructure` and
+/// `raw` (`query_nerdgraph`) are opt-in; they would more than double the tool list that sits in
+/// a model's context on every turn.
+pub const DEFAULT_CATEGORIES: [&str; 7] =
+    ["discovery", "data-access", "alerting", "incident-response", "logs", "server", "plugins"];
+
+/// The category value that offers every category.
+pub const ALL_CATEGORIES: &str = "all";
+
+/// The configured categories: the default set when none are given, no restriction when the
+/// list names `all`.
+fn enabled_categories(configured: Option<Vec<String>>) -> Option<Vec<String>> {
+    match configured {
+        None => Some(DEFAULT_CATEGORIES.iter().map(|category| category.to_string()).collect()),
+        Some(list) if list.iter().any(|category| category.eq_ignore_ascii_case(ALL_CATEGORIES)) => None,
+        Some(list) => Some(list),
+    }
+}
+
 /// A comma-separated list from flags, else the environment, else the file.
 fn name_list(
     flag: &Option<Vec<String>>,
@@ -261,6 +298,47 @@ fn name_list(
     flag.clone()
         .or_else(|| env(env_name).filter(|v| !v.trim().is_empty()).map(|v| split(&v)))
         .or_else(|| file.clone())
+}
+
+/// A yes/no setting from the environment: `true`/`false`/`1`/`0` (any case); blank is unset.
+fn parse_switch(
+    name: &'static str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<bool>, ConfigError> {
+    let Some(value) = env(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" => Ok(Some(true)),
+        "false" | "0" => Ok(Some(false)),
+        _ => Err(ConfigError::BadValue { name, value, expected: "true, false, 1 or 0" }),
+    }
+}
+
+/// Which tools that change New Relic are offered: each switch from the flag, else the
+/// environment, else the file; destructive tools bring the other write tools with them.
+fn write_access(
+    overrides: &Overrides,
+    env: &dyn Fn(&str) -> Option<String>,
+    file: &FileConfig,
+) -> Result<WriteAccess, ConfigError> {
+    let writes = if overrides.enable_writes {
+        true
+    } else {
+        parse_switch("NEW_RELIC_MCP_ENABLE_WRITES", env)?.or(file.enable_writes).unwrap_or(false)
+    };
+    let destructive = if overrides.enable_destructive {
+        true
+    } else {
+        parse_switch("NEW_RELIC_MCP_ENABLE_DESTRUCTIVE", env)?.or(file.enable_destructive).unwrap_or(false)
+    };
+    Ok(if destructive {
+        WriteAccess::Destructive
+    } else if writes {
+        WriteAccess::Writes
+    } else {
+        WriteAccess::ReadOnly
+    })
 }
 
 fn check_rate(name: &'static str, rate: Option<f64>) -> Result<f64, ConfigError> {
@@ -311,6 +389,8 @@ pub fn resolve(
             rate_429_rate: check_rate("sandbox 429 rate", faults.rate_429_rate)?,
             graphql_timeout_rate: check_rate("sandbox timeout rate", faults.graphql_timeout_rate)?,
             seed: faults.seed,
+            async_polls: faults.async_polls,
+            async_retry_after_seconds: faults.async_retry_after_seconds,
         })
     } else {
         let api_key = env("NEW_RELIC_API_KEY")
@@ -370,6 +450,7 @@ pub fn resolve(
         ..defaults
     };
 
+    let write_access = write_access(overrides, env, &file)?;
     let positive = |name: &'static str, value: Option<usize>, default: usize| match value {
         Some(0) => Err(ConfigError::BadValue { name, value: "0".into(), expected: "at least 1" }),
         Some(value) => Ok(value),
@@ -426,12 +507,12 @@ pub fn resolve(
             })
             .or(file.plugin_dir.clone()),
         tool_filter: ToolFilter {
-            enabled_categories: name_list(
+            enabled_categories: enabled_categories(name_list(
                 &overrides.enabled_categories,
                 "NEW_RELIC_MCP_ENABLED_CATEGORIES",
                 env,
                 &file.enabled_categories,
-            ),
+            )),
             enabled_tools: name_list(
                 &overrides.enabled_tools,
                 "NEW_RELIC_MCP_ENABLED_TOOLS",
@@ -445,7 +526,7 @@ pub fn resolve(
                 &file.disabled_tools,
             )
             .unwrap_or_default(),
-            ..ToolFilter::default()
+            write_access,
         },
     })
 }
@@ -458,6 +539,8 @@ fn merge_faults(flags: &SandboxFile, file: Option<&SandboxFile>) -> SandboxFile 
         rate_429_rate: flags.rate_429_rate.or(file.rate_429_rate),
         graphql_timeout_rate: flags.graphql_timeout_rate.or(file.graphql_timeout_rate),
         seed: flags.seed.or(file.seed),
+        async_polls: flags.async_polls.or(file.async_polls),
+        async_retry_after_seconds: flags.async_retry_after_seconds.or(file.async_retry_after_seconds),
     }
 }
 
@@ -603,6 +686,113 @@ mod tests {
         assert_eq!(filter.enabled_categories, Some(vec!["discovery".to_string(), "data-access".to_string()]));
         assert_eq!(filter.enabled_tools, None);
         assert_eq!(filter.disabled_tools, vec!["b".to_string()]);
+    }
+
+    #[test]
+    fn categories_default_to_the_default_set_and_all_lifts_the_restriction() {
+        let default_set: Option<Vec<String>> =
+            Some(DEFAULT_CATEGORIES.iter().map(|c| c.to_string()).collect());
+        let sandbox = Overrides { sandbox: true, ..Default::default() };
+        let flag = |list: &[&str]| Overrides {
+            enabled_categories: Some(list.iter().map(|c| c.to_string()).collect()),
+            ..sandbox.clone()
+        };
+        let file_all = parse_file("enabled_categories = [\"all\"]").unwrap();
+        let cases: Vec<(Overrides, Vec<(&str, &str)>, Option<FileConfig>, Option<Vec<String>>)> = vec![
+            (sandbox.clone(), vec![], None, default_set.clone()),
+            (flag(&["all"]), vec![], None, None),
+            (flag(&["logs", "ALL"]), vec![], None, None),
+            (
+                flag(&["logs"]),
+                vec![("NEW_RELIC_MCP_ENABLED_CATEGORIES", "all")],
+                None,
+                Some(vec!["logs".into()]),
+            ),
+            (sandbox.clone(), vec![("NEW_RELIC_MCP_ENABLED_CATEGORIES", "all")], None, None),
+            (sandbox.clone(), vec![("NEW_RELIC_MCP_ENABLED_CATEGORIES", " ")], None, default_set.clone()),
+            (sandbox.clone(), vec![], Some(file_all.clone()), None),
+            (
+                sandbox.clone(),
+                vec![("NEW_RELIC_MCP_ENABLED_CATEGORIES", "raw,logs")],
+                Some(file_all),
+                Some(vec!["raw".into(), "logs".into()]),
+            ),
+        ];
+        for (overrides, env, file, expected) in cases {
+            let filter = resolve(&overrides, &env_of(&env), file).unwrap().tool_filter;
+            assert_eq!(filter.enabled_categories, expected, "{:?} {env:?}", overrides.enabled_categories);
+        }
+        for opt_in in ["performance-analytics", "infrastructure", "raw"] {
+            assert!(!DEFAULT_CATEGORIES.contains(&opt_in), "{opt_in}");
+        }
+    }
+
+    #[test]
+    fn writes_are_off_unless_a_flag_the_environment_or_the_file_enables_them() {
+        let sandbox = Overrides { sandbox: true, ..Default::default() };
+        let writes_flag = Overrides { enable_writes: true, ..sandbox.clone() };
+        let destructive_flag = Overrides { enable_destructive: true, ..sandbox.clone() };
+        let file = |text: &str| Some(parse_file(text).unwrap());
+        let cases: Vec<(&Overrides, Vec<(&str, &str)>, Option<FileConfig>, WriteAccess)> = vec![
+            (&sandbox, vec![], None, WriteAccess::ReadOnly),
+            (&writes_flag, vec![], None, WriteAccess::Writes),
+            (&destructive_flag, vec![], None, WriteAccess::Destructive),
+            (&sandbox, vec![("NEW_RELIC_MCP_ENABLE_WRITES", "true")], None, WriteAccess::Writes),
+            (&sandbox, vec![("NEW_RELIC_MCP_ENABLE_WRITES", " 1 ")], None, WriteAccess::Writes),
+            (&sandbox, vec![("NEW_RELIC_MCP_ENABLE_DESTRUCTIVE", "TRUE")], None, WriteAccess::Destructive),
+            (&sandbox, vec![], file("enable_writes = true"), WriteAccess::Writes),
+            (&sandbox, vec![], file("enable_destructive = true"), WriteAccess::Destructive),
+            (
+                &sandbox,
+                vec![],
+                file("enable_writes = false\nenable_destructive = false"),
+                WriteAccess::ReadOnly,
+            ),
+            // The environment beats the file, the flag beats both.
+            (
+                &sandbox,
+                vec![("NEW_RELIC_MCP_ENABLE_WRITES", "0")],
+                file("enable_writes = true"),
+                WriteAccess::ReadOnly,
+            ),
+            (
+                &sandbox,
+                vec![("NEW_RELIC_MCP_ENABLE_WRITES", "")],
+                file("enable_writes = true"),
+                WriteAccess::Writes,
+            ),
+            (&writes_flag, vec![("NEW_RELIC_MCP_ENABLE_WRITES", "false")], None, WriteAccess::Writes),
+            (
+                &sandbox,
+                vec![("NEW_RELIC_MCP_ENABLE_DESTRUCTIVE", "false")],
+                file("enable_destructive = true"),
+                WriteAccess::ReadOnly,
+            ),
+            // Destructive implies writes, whatever says writes are off.
+            (
+                &destructive_flag,
+                vec![("NEW_RELIC_MCP_ENABLE_WRITES", "false")],
+                None,
+                WriteAccess::Destructive,
+            ),
+        ];
+        for (overrides, env, file, expected) in cases {
+            let filter = resolve(overrides, &env_of(&env), file.clone()).unwrap().tool_filter;
+            assert_eq!(filter.write_access, expected, "{overrides:?} {env:?} {file:?}");
+        }
+    }
+
+    #[test]
+    fn a_write_switch_that_is_not_a_boolean_is_refused_by_name() {
+        let sandbox = Overrides { sandbox: true, ..Default::default() };
+        for name in ["NEW_RELIC_MCP_ENABLE_WRITES", "NEW_RELIC_MCP_ENABLE_DESTRUCTIVE"] {
+            for value in ["yes", "on", "2", "enabled"] {
+                let error = resolve(&sandbox, &env_of(&[(name, value)]), None).unwrap_err().to_string();
+                assert!(error.contains(name) && error.contains(value), "{error}");
+                assert!(error.contains("true, false, 1 or 0"), "{error}");
+            }
+        }
+        assert!(parse_file("enable_writes = \"yes\"").unwrap_err().contains("enable_writes"));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use newrelic_mcp_actors::runtime::{Runtime, RuntimeConfig, RuntimeHandle};
 use newrelic_mcp_actors::tool::PlanContext;
-use newrelic_mcp_sandbox::{FaultConfig, SandboxConfig, SandboxHandle};
+use newrelic_mcp_sandbox::{AsyncNrqlConfig, FaultConfig, SandboxConfig, SandboxHandle};
 use secrecy::SecretString;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -65,6 +65,13 @@ pub fn sandbox_config(settings: &SandboxSettings) -> SandboxConfig {
             ..FaultConfig::default()
         },
         seed: settings.seed.unwrap_or(defaults.seed),
+        async_nrql: AsyncNrqlConfig {
+            polls: settings.async_polls.unwrap_or(defaults.async_nrql.polls),
+            retry_after_seconds: settings
+                .async_retry_after_seconds
+                .unwrap_or(defaults.async_nrql.retry_after_seconds),
+            ..defaults.async_nrql.clone()
+        },
         ..defaults
     }
 }
@@ -94,8 +101,14 @@ impl Server {
         let client =
             NerdGraphClient::new(client_config).map_err(|error| ServerError::Client(error.to_string()))?;
         let config = runtime_config(settings, default_account);
-        let tool_settings =
-            tools::ToolSettings { nrql: NrqlSettings { policy: Arc::new(settings.nrql_policy.clone()) } };
+        let tool_settings = tools::ToolSettings {
+            nrql: NrqlSettings { policy: Arc::new(settings.nrql_policy.clone()) },
+            write_access: settings.tool_filter.write_access,
+            accounts: tools::server::AccountScope {
+                default_account,
+                allowed_accounts: settings.allowed_accounts.as_deref().map(Arc::from),
+            },
+        };
         let builtins = tools::builtin_plugins_with(&tool_settings);
         let plugin_env =
             PluginEnv { policy: Arc::new(settings.nrql_policy.clone()), reserved: Reserved::of(&builtins) };

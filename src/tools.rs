@@ -24,20 +24,26 @@ pub mod incidents;
 pub mod infrastructure;
 pub mod logs;
 pub mod performance;
+pub mod raw;
 pub mod relationships;
 pub mod reports;
 pub mod server;
 pub mod synthetics;
 pub mod time_period;
+pub mod writes;
 
 use std::sync::Arc;
 
-use newrelic_mcp_actors::tool::Plugin;
+use newrelic_mcp_actors::tool::{Plugin, WriteAccess};
 
 /// Settings the built-in tools are made with.
 #[derive(Debug, Clone, Default)]
 pub struct ToolSettings {
     pub nrql: data_access::NrqlSettings,
+    /// Whether `query_nerdgraph` may run mutations (and its hints say so).
+    pub write_access: WriteAccess,
+    /// The configured accounts, which the server tools report and check `account_id` against.
+    pub accounts: server::AccountScope,
 }
 
 /// The built-in plugins with default settings, in load order.
@@ -61,7 +67,9 @@ pub fn builtin_plugins_with(settings: &ToolSettings) -> Vec<Arc<dyn Plugin>> {
         Arc::new(changes::ChangesPlugin::new(settings.nrql.clone())),
         Arc::new(errors::ErrorsPlugin::new(settings.nrql.clone())),
         Arc::new(reports::ReportsPlugin::new(settings.nrql.clone())),
-        Arc::new(server::ServerPlugin::new()),
+        Arc::new(server::ServerPlugin::with_accounts(settings.accounts.clone())),
+        Arc::new(raw::RawPlugin::new(settings.write_access)),
+        Arc::new(writes::WritesPlugin::new(settings.nrql.clone())),
     ]
 }
 
@@ -77,5 +85,6 @@ pub fn graphql_documents() -> Vec<(&'static str, &'static str)> {
     documents.extend_from_slice(incidents::DOCUMENTS);
     documents.extend_from_slice(changes::DOCUMENTS);
     documents.extend_from_slice(reports::DOCUMENTS);
+    documents.extend(writes::documents());
     documents
 }

@@ -285,7 +285,8 @@ async fn the_example_plugins_answer_from_the_sandbox() {
     let dir = tempfile::tempdir().unwrap();
     copy_examples_to(dir.path());
     let plugin_dir = dir.path().to_str().unwrap();
-    let (mut process, _) = McpProcess::initialized(&["--plugin-dir", plugin_dir]).await;
+    let (mut process, _) =
+        McpProcess::initialized(&["--enabled-categories", "all", "--plugin-dir", plugin_dir]).await;
 
     let listed = process.request("tools/list", json!({})).await;
     let tools = listed["tools"].as_array().unwrap();
@@ -325,7 +326,8 @@ async fn a_manifest_dropped_into_the_watched_directory_becomes_a_tool() {
     // A broken manifest from the start keeps only itself out.
     std::fs::write(dir.path().join("broken.toml"), "[plugin]\nname = \"broken\"\nversion = 1\n").unwrap();
     let plugin_dir = dir.path().to_str().unwrap();
-    let (mut process, _) = McpProcess::initialized(&["--plugin-dir", plugin_dir]).await;
+    let (mut process, _) =
+        McpProcess::initialized(&["--enabled-categories", "all", "--plugin-dir", plugin_dir]).await;
     let before = listed_tools(&mut process).await;
     assert!(
         before.contains(&"app_error_rate".to_string()) && before.contains(&"log_level_breakdown".to_string())
@@ -390,6 +392,7 @@ async fn plugins_reload_signals_the_server_which_keeps_serving() {
     let mut server = binary()
         .arg("serve")
         .arg("--sandbox")
+        .args(["--enabled-categories", "all"])
         .arg("--plugin-dir")
         .arg(dir.path())
         .stdin(Stdio::piped())

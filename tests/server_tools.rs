@@ -73,3 +73,40 @@ async fn list_plugins_names_every_plugin_and_its_tools() {
     assert!(text_of(&answer).contains("execute_nrql_query"), "{}", text_of(&answer));
     process.finish().await;
 }
+
+#[tokio::test]
+async fn both_tools_take_account_id_checked_against_the_allow_list() {
+    let (mut process, _) = McpProcess::initialized(&[]).await;
+    let accounts = process.call_tool("list_available_new_relic_accounts", json!({})).await;
+    let ids: Vec<i64> = structured_ok(&accounts)["accounts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("accounts listed: {accounts}"))
+        .iter()
+        .map(|account| account["id"].as_i64().unwrap())
+        .collect();
+    process.finish().await;
+
+    let allowed = ids[0].to_string();
+    let (mut process, _) = McpProcess::initialized(&["--allowed-accounts", &allowed]).await;
+    for tool in ["get_server_status", "list_plugins"] {
+        let listed = process.request("tools/list", json!({})).await;
+        let descriptor =
+            listed["tools"].as_array().unwrap().iter().find(|t| t["name"] == tool).unwrap().clone();
+        assert!(descriptor["inputSchema"]["properties"]["account_id"].is_object(), "{descriptor}");
+        structured_ok(&process.call_tool(tool, json!({ "account_id": ids[0] })).await);
+        let refused = process.call_tool(tool, json!({ "account_id": ids[1] })).await;
+        assert_eq!(refused["result"]["isError"], true, "{refused}");
+        assert!(text_of(&refused).contains(&format!("account {} is outside", ids[1])), "{refused}");
+    }
+    let status = process.call_tool("get_server_status", json!({ "account_id": ids[0] })).await;
+    let accounts = &structured_ok(&status)["accounts"];
+    assert_eq!(accounts["default_account"], ids[0], "{accounts}");
+    assert_eq!(accounts["allowed_accounts"], json!([ids[0]]), "{accounts}");
+    assert_eq!(accounts["requested_allowed"], true, "{accounts}");
+    assert!(
+        text_of(&status).contains(&format!("account {} passes the allow-list", ids[0])),
+        "{}",
+        text_of(&status)
+    );
+    process.finish().await;
+}

@@ -31,7 +31,7 @@ fn percent(value: &Value) -> f64 {
 
 #[tokio::test]
 async fn every_infrastructure_tool_answers_with_plausible_data() {
-    let (mut process, _) = McpProcess::initialized(&[]).await;
+    let (mut process, _) = McpProcess::initialized(&["--enabled-categories", "all"]).await;
 
     let hosts = answered(&mut process, "list_hosts", json!({})).await;
     let hosts = list(&hosts, "hosts");
@@ -77,7 +77,7 @@ async fn every_infrastructure_tool_answers_with_plausible_data() {
 
 #[tokio::test]
 async fn bad_arguments_are_invalid_params() {
-    let (mut process, _) = McpProcess::initialized(&[]).await;
+    let (mut process, _) = McpProcess::initialized(&["--enabled-categories", "all"]).await;
     for (tool, arguments) in [
         ("list_hosts", json!({"limit": 0})),
         ("get_host_metrics", json!({})),

@@ -26,7 +26,7 @@ fn number(value: &Value) -> f64 {
 
 #[tokio::test]
 async fn every_performance_tool_answers_with_plausible_data() {
-    let (mut process, _) = McpProcess::initialized(&[]).await;
+    let (mut process, _) = McpProcess::initialized(&["--enabled-categories", "all"]).await;
 
     let (golden, text) =
         answered(&mut process, "analyze_golden_metrics", json!({"app_name": "checkout-service"})).await;
@@ -120,7 +120,7 @@ async fn every_performance_tool_answers_with_plausible_data() {
 
 #[tokio::test]
 async fn bad_arguments_are_invalid_params_and_unknown_apps_are_actionable_tool_errors() {
-    let (mut process, _) = McpProcess::initialized(&[]).await;
+    let (mut process, _) = McpProcess::initialized(&["--enabled-categories", "all"]).await;
     for (tool, arguments) in [
         ("analyze_golden_metrics", json!({})),
         ("analyze_golden_metrics", json!({"app_name": "web", "since": "whenever"})),

@@ -12,6 +12,7 @@
 //! into a signal the caller understands (see below). The builder counts replacements and
 //! reports them to the root supervisor, so worker crashes count against the restart budget.
 
+pub mod async_poll;
 pub mod errors;
 pub mod pagination;
 pub mod worker;

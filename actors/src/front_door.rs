@@ -3,8 +3,9 @@
 //! It resolves the tool in its copy of the tool table, plans the call (pure), and forwards
 //! the caller's reply port: local answers go back at once, cacheable calls to their cache
 //! shard, the rest to the executor pool; tools that report on the server itself are
-//! answered from a short task that reads the runtime's figures. It never awaits a
-//! downstream reply, so one slow query cannot stall routing.
+//! answered from a short task that reads the runtime's figures, and writes go to a task of
+//! their own that runs the two-step confirmation ([`writes`](crate::writes)). It never awaits
+//! a downstream reply, so one slow query cannot stall routing.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -18,8 +19,8 @@ use crate::call::{CallError, CallResult, ToolCall};
 use crate::counters::Counters;
 use crate::executor::{self, Responder, UpstreamJob};
 use crate::links::Links;
-use crate::status;
 use crate::signer::binding_for_call;
+use crate::status;
 use crate::tool::{
     CONFIRMATION_TOKEN_ARGUMENT, PlanAction, PlanContext, PlanError, ToolError, ToolErrorKind, ToolTable,
 };

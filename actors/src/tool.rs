@@ -33,7 +33,8 @@ impl ToolHints {
     /// result instead of writing again.
     pub const WRITE: Self = Self { read_only: false, destructive: false, idempotent: true, open_world: true };
     /// Deletes something in New Relic; listed only when destructive tools are enabled.
-    pub const DESTRUCTIVE: Self = Self { read_only: false, destructive: true, idempotent: true, open_world: true };
+    pub const DESTRUCTIVE: Self =
+        Self { read_only: false, destructive: true, idempotent: true, open_world: true };
 }
 
 /// The argument that carries a write's confirmation token. The runtime takes it out of the

@@ -44,7 +44,8 @@ pub struct AsyncPoll {
     pub result_path: &'static [&'static str],
     /// Operation name of the poll, for logs and metrics.
     pub operation: &'static str,
-    /// The poll document. Its variables are the first request's plus `queryId`.
+    /// The poll document. Its variables are those of the first request that it declares,
+    /// plus `queryId`.
     pub document: &'static str,
     /// Path from `data` to the result object in a poll response.
     pub poll_result_path: &'static [&'static str],

@@ -25,9 +25,7 @@ use crate::call::{CallError, CallResult};
 use crate::executor::{self, Responder, UpstreamJob};
 use crate::links::Links;
 use crate::signer::{Binding, ConfirmationToken, SignerError, SignerMsg, UnixTime, WriteAdmission};
-use crate::tool::{
-    CONFIRMATION_TOKEN_ARGUMENT, Renderer, ToolError, ToolErrorKind, ToolOutput, WritePlan,
-};
+use crate::tool::{CONFIRMATION_TOKEN_ARGUMENT, Renderer, ToolError, ToolErrorKind, ToolOutput, WritePlan};
 use crate::upstream::UpstreamRequest;
 
 /// How long a write waits for the signer; its work is microseconds, so this means it is gone.
@@ -73,7 +71,8 @@ pub(crate) fn route(call: WriteCall, links: Links, reply: RpcReplyPort<CallResul
 async fn run(call: WriteCall, links: &Links) -> Result<Arc<ToolOutput>, ToolError> {
     let WriteCall { tool, binding, token, plan, deadline, timeout, .. } = call;
     let Some(token) = token else {
-        let issued = ask_signer(&links.signer, |reply| SignerMsg::IssueConfirmation { binding, reply }).await?;
+        let issued =
+            ask_signer(&links.signer, |reply| SignerMsg::IssueConfirmation { binding, reply }).await?;
         return Ok(Arc::new(with_confirmation(&tool, plan.preview, &issued, UnixTime::now())));
     };
     let admission = ask_signer(&links.signer, |reply| SignerMsg::BeginWrite { token, binding, reply })
@@ -123,7 +122,8 @@ async fn apply(
     match execute(tool, read, render_read, links, deadline, timeout).await {
         Ok(read) => Ok(read),
         Err(error) => {
-            let reason = error.map_or_else(|| "a server component restarted".to_string(), |error| error.message);
+            let reason =
+                error.map_or_else(|| "a server component restarted".to_string(), |error| error.message);
             Ok(Arc::new(without_read_back(&written, &reason)))
         }
     }
@@ -196,7 +196,12 @@ fn refused(tool: &str, refusal: SignerError) -> ToolError {
 }
 
 /// The first call's answer: the preview, and how to apply it.
-pub fn with_confirmation(tool: &str, preview: ToolOutput, token: &ConfirmationToken, now: UnixTime) -> ToolOutput {
+pub fn with_confirmation(
+    tool: &str,
+    preview: ToolOutput,
+    token: &ConfirmationToken,
+    now: UnixTime,
+) -> ToolOutput {
     let valid_for = token.expires_at.saturating_secs_since(now);
     let confirmation = json!({
         "applied": false,
@@ -278,8 +283,12 @@ mod tests {
             (json!(["not", "an", "object"]), json!(["not", "an", "object"]), "preview"),
         ];
         for (structured, kept, field) in cases {
-            let answer =
-                with_confirmation("create_alert_policy", output(structured, "Would create"), &token, UnixTime::from_secs(1_000));
+            let answer = with_confirmation(
+                "create_alert_policy",
+                output(structured, "Would create"),
+                &token,
+                UnixTime::from_secs(1_000),
+            );
             assert_eq!(answer.structured[field], kept);
             let confirmation = &answer.structured["confirmation"];
             assert_eq!(confirmation["confirmation_token"], "nrcfm1_abc");
@@ -300,7 +309,8 @@ mod tests {
         assert_eq!(answer.structured["alreadyApplied"]["secondsAgo"], 42);
         assert!(answer.text.starts_with("This exact change was already applied 42 s ago"));
         assert!(answer.text.ends_with("Created policy 7"));
-        let scalar = already_applied(&output(json!(true), "ok"), UnixTime::from_secs(5), UnixTime::from_secs(5));
+        let scalar =
+            already_applied(&output(json!(true), "ok"), UnixTime::from_secs(5), UnixTime::from_secs(5));
         assert_eq!(scalar.structured["result"], true);
     }
 
@@ -310,6 +320,8 @@ mod tests {
         let answer = without_read_back(&written, "NerdGraph timed out");
         assert_eq!(answer.structured["policy"]["id"], "7");
         assert_eq!(answer.structured["readBack"]["error"], "NerdGraph timed out");
-        assert!(answer.text.contains("The change was applied, but reading it back failed (NerdGraph timed out)"));
+        assert!(
+            answer.text.contains("The change was applied, but reading it back failed (NerdGraph timed out)")
+        );
     }
 }

@@ -94,7 +94,9 @@ async fn altered_forged_and_misplaced_tokens_are_refused() {
     assert!(matches!(bounded(&handle, numeric).await, Err(CallError::InvalidArguments { .. })));
 
     match bounded(&handle, confirmed(call("fetch", "x"), &token)).await {
-        Err(CallError::InvalidArguments { reason, .. }) => assert!(reason.contains("changes nothing"), "{reason}"),
+        Err(CallError::InvalidArguments { reason, .. }) => {
+            assert!(reason.contains("changes nothing"), "{reason}")
+        }
         other => panic!("a read with a token is refused, got {other:?}"),
     }
 

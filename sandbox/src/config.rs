@@ -19,6 +19,8 @@ pub struct SandboxConfig {
     /// The sandbox clock in epoch milliseconds. Data covers the three days before it and
     /// NRQL's `now` is this instant. `None`: the current time rounded down to the minute.
     pub now_epoch_ms: Option<i64>,
+    /// How asynchronous NRQL behaves for long queries.
+    pub async_nrql: AsyncNrqlConfig,
 }
 
 impl Default for SandboxConfig {
@@ -28,6 +30,7 @@ impl Default for SandboxConfig {
             faults: FaultConfig::default(),
             seed: 1,
             now_epoch_ms: None,
+            async_nrql: AsyncNrqlConfig::default(),
         }
     }
 }
@@ -39,6 +42,34 @@ impl SandboxConfig {
             let now = chrono::Utc::now().timestamp_millis();
             now - now.rem_euclid(60_000)
         })
+    }
+}
+
+/// Asynchronous NRQL (`async: true`): which queries count as long, and how many
+/// `nrqlQueryProgress` polls a long one needs before its results are ready. Deterministic,
+/// so that a test can make a query "run" for exactly N polls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AsyncNrqlConfig {
+    /// Polls a long async query needs: the Nth `nrqlQueryProgress` answers its results.
+    /// 0 answers every async query at once (unless injected latency makes it slow).
+    pub polls: u32,
+    /// The `retryAfter` the sandbox asks for while a long query runs, in seconds.
+    pub retry_after_seconds: u64,
+    /// A query whose time window is longer than this is long.
+    pub long_window: Duration,
+    /// Async queries remembered at once; past it the oldest is forgotten, and polling it
+    /// answers "unknown or expired queryId".
+    pub max_pending: usize,
+}
+
+impl Default for AsyncNrqlConfig {
+    fn default() -> Self {
+        AsyncNrqlConfig {
+            polls: 2,
+            retry_after_seconds: 1,
+            long_window: Duration::from_secs(24 * 60 * 60),
+            max_pending: 1_024,
+        }
     }
 }
 

@@ -26,7 +26,7 @@ mod resolvers;
 mod server;
 mod world;
 
-pub use config::{FaultConfig, SandboxConfig, random_api_key};
+pub use config::{AsyncNrqlConfig, FaultConfig, SandboxConfig, random_api_key};
 pub use data::Dataset;
 pub use error::SandboxError;
 pub use server::{FaultCounts, SandboxHandle, SandboxStats, run, spawn};

@@ -61,7 +61,7 @@ struct Shared(Arc<AppState>);
 fn build_state(config: SandboxConfig, stopping: CancellationToken) -> Result<Arc<AppState>, SandboxError> {
     let schema = graphql::load_schema()?;
     let api_key = if config.api_key.is_empty() { random_api_key() } else { config.api_key.clone() };
-    let world = World::new(crate::dataset(&config));
+    let world = World::new(crate::dataset(&config)).with_async_nrql(config.async_nrql.clone());
     Ok(Arc::new(AppState {
         world,
         schema,

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::config::AsyncNrqlConfig;
 use crate::data::{
     AlertPolicy, Dashboard, Dataset, Deployment, Entity, Event, Incident, Issue, NrqlCondition,
 };
@@ -25,6 +26,12 @@ pub struct AsyncQuery {
     pub result: Value,
     /// Whether `nrqlCancelQuery` cancelled it.
     pub cancelled: bool,
+    /// `nrqlQueryProgress` polls still needed before the result is ready.
+    pub polls_left: u32,
+    /// The `retryAfter` to answer while it runs, in seconds (0: derived from `ready_at`).
+    pub retry_after_seconds: u64,
+    /// Order of creation: the oldest query is forgotten first.
+    pub sequence: u64,
 }
 
 /// Records that mutations change.
@@ -57,6 +64,20 @@ impl Records {
         self.incidents.iter().filter(move |incident| incident.account_id == account_id)
     }
 
+    /// Remembers an async query. Past `max_pending` the oldest are forgotten first, so the
+    /// map stays bounded however many queries are started and never polled.
+    pub fn remember_async_query(&mut self, id: String, query: AsyncQuery, max_pending: usize) {
+        while self.async_queries.len() >= max_pending.max(1) {
+            let oldest =
+                self.async_queries.iter().min_by_key(|(_, query)| query.sequence).map(|(id, _)| id.clone());
+            match oldest {
+                Some(oldest) => self.async_queries.remove(&oldest),
+                None => break,
+            };
+        }
+        self.async_queries.insert(id, query);
+    }
+
     /// A fresh numeric id, unique in this sandbox.
     pub fn next_id(&mut self) -> u64 {
         self.next_id += 1;
@@ -69,6 +90,8 @@ impl Records {
 pub struct World {
     /// The generated data (telemetry is read from here).
     pub dataset: Arc<Dataset>,
+    /// How async NRQL behaves.
+    pub async_nrql: AsyncNrqlConfig,
     records: Mutex<Records>,
 }
 
@@ -87,7 +110,16 @@ impl World {
             async_queries: HashMap::new(),
             next_id: 9_000_000,
         };
-        World { dataset: Arc::new(dataset), records: Mutex::new(records) }
+        World {
+            dataset: Arc::new(dataset),
+            async_nrql: AsyncNrqlConfig::default(),
+            records: Mutex::new(records),
+        }
+    }
+
+    /// The same world with async NRQL set up as `config` says.
+    pub fn with_async_nrql(self, config: AsyncNrqlConfig) -> World {
+        World { async_nrql: config, ..self }
     }
 
     /// The sandbox clock (epoch ms).

@@ -220,3 +220,47 @@ async fn nrql_cancel_reports_whether_it_applied() {
     );
     sandbox.stop().await;
 }
+
+#[tokio::test]
+async fn simple_monitors_can_be_created_and_are_found_as_entities() {
+    let sandbox = Sandbox::start().await;
+    let create = "mutation($accountId: Int!, $monitor: SyntheticsCreateSimpleMonitorInput!) {
+      syntheticsCreateSimpleMonitor(accountId: $accountId, monitor: $monitor) {
+        errors { description type } monitor { guid id name uri period status locations { public } } } }";
+    let monitor = json!({"name": "checkout health", "uri": "https://shop.example/health", "period": "EVERY_5_MINUTES",
+        "status": "ENABLED", "locations": {"public": ["AWS_US_EAST_1", "AWS_EU_WEST_1"]},
+        "advancedOptions": {"responseValidationText": "ok"}});
+    let data = sandbox.data(create, json!({"accountId": PRODUCTION, "monitor": monitor})).await;
+    let result = &data["syntheticsCreateSimpleMonitor"];
+    assert_eq!(result["errors"], json!([]));
+    assert_eq!(result["monitor"]["locations"]["public"], json!(["AWS_US_EAST_1", "AWS_EU_WEST_1"]));
+    let guid = result["monitor"]["guid"].as_str().unwrap().to_string();
+
+    let data = sandbox
+        .data(
+            "query($guid: EntityGuid!) { actor { entity(guid: $guid) { name domain type ... on SyntheticMonitorEntity { monitorType monitoredUrl period } } } }",
+            json!({"guid": guid}),
+        )
+        .await;
+    assert_eq!(
+        data["actor"]["entity"],
+        json!({"name": "checkout health", "domain": "SYNTH", "type": "MONITOR", "monitorType": "SIMPLE",
+               "monitoredUrl": "https://shop.example/health", "period": 5})
+    );
+    let search = format!("domain = 'SYNTH' AND type = 'MONITOR' AND accountId = {PRODUCTION}");
+    let data = sandbox
+        .data(
+            "query($q: String!) { actor { entitySearch(query: $q) { results { entities { guid } } } } }",
+            json!({"q": search}),
+        )
+        .await;
+    let found = data["actor"]["entitySearch"]["results"]["entities"].as_array().unwrap();
+    assert!(found.iter().any(|e| e["guid"] == json!(guid)), "{found:?}");
+
+    let mut unknown = monitor.clone();
+    unknown["locations"]["public"] = json!(["MOON_BASE_1"]);
+    let data = sandbox.data(create, json!({"accountId": PRODUCTION, "monitor": unknown})).await;
+    assert_eq!(data["syntheticsCreateSimpleMonitor"]["monitor"], Value::Null);
+    assert_eq!(data["syntheticsCreateSimpleMonitor"]["errors"][0]["type"], "BAD_REQUEST");
+    sandbox.stop().await;
+}

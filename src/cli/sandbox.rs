@@ -17,6 +17,8 @@ pub(super) async fn sandbox(args: SandboxArgs) -> ExitCode {
         rate_429_rate: faults.rate_429_rate.unwrap_or(0.0),
         graphql_timeout_rate: faults.graphql_timeout_rate.unwrap_or(0.0),
         seed: faults.seed,
+        async_polls: faults.async_polls,
+        async_retry_after_seconds: faults.async_retry_after_seconds,
     };
     let mut config = server::sandbox_config(&settings);
     if let Some(key) = args.api_key {

@@ -26,6 +26,8 @@ pub(super) async fn serve(args: ServeArgs) -> ExitCode {
         enabled_tools: args.enabled_tools,
         disabled_tools: args.disabled_tools,
         plugin_dir: args.plugin_dir,
+        enable_writes: args.enable_writes,
+        enable_destructive: args.enable_destructive,
     };
     let file = match &overrides.config_file {
         Some(path) => match config::read_file(path) {

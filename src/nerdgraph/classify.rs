@@ -465,8 +465,8 @@ fn retryable_message(class: FailureClass, error: &GraphQlError, retry_after: Opt
     match class {
         FailureClass::RateLimited => rate_limited_message("TOO_MANY_REQUESTS", retry_after),
         FailureClass::UpstreamTimeout => format!(
-            "NRQL timed out in New Relic ({}): narrow SINCE, add a LIMIT or WHERE clause, or raise the \
-             query timeout (up to 120 s)",
+            "NRQL timed out in New Relic ({}): narrow SINCE, add a LIMIT or WHERE clause, or raise \
+             timeout_seconds (up to 300 s; over 120 runs as async NRQL)",
             quote(&error.message)
         ),
         _ => format!(

@@ -35,6 +35,9 @@ const CREDENTIAL_NAMES: &str = "api[_-]?key|license[_-]?key|insert[_-]?key|query
     |id[_-]?token|session[_-]?token|client[_-]?secret|hmac[_-]?secret|signing[_-]?(?:key|secret)\
     |private[_-]?key|token|secret|password|passwd|pwd|credentials?";
 
+/// How the runtime's write confirmation tokens begin.
+const CONFIRMATION_TOKEN_PREFIX: &str = "nrcfm1_";
+
 type Replace = fn(&Captures<'_>) -> String;
 
 struct Rule {
@@ -190,6 +193,9 @@ fn credential_pair(captures: &Captures<'_>) -> String {
     let value = group(captures, 4);
     let opening = value.len() - value.trim_start_matches(['\\', '"', '\'']).len();
     let (value_quote, value) = value.split_at(opening);
+    if is_confirmation_token(value) {
+        return group(captures, 0).to_owned();
+    }
     // Bare `token:` is common in parser errors ("unexpected token: FROM"); only a
     // secret-looking value counts there.
     let generic =
@@ -201,8 +207,17 @@ fn credential_pair(captures: &Captures<'_>) -> String {
     format!("{quote}{name}{separator}{value_quote}{REDACTED}")
 }
 
+/// A write's confirmation token is no credential: it confirms one previewed call with its
+/// exact arguments, once, and the caller needs to read it to send it back.
+fn is_confirmation_token(value: &str) -> bool {
+    value.starts_with(CONFIRMATION_TOKEN_PREFIX)
+}
+
 fn announced_secret(captures: &Captures<'_>) -> String {
     let blob = group(captures, 2);
+    if is_confirmation_token(blob) {
+        return group(captures, 0).to_owned();
+    }
     let has_digit = blob.bytes().any(|b| b.is_ascii_digit());
     let has_letter = blob.bytes().any(|b| b.is_ascii_alphabetic());
     if has_digit && has_letter {
@@ -223,6 +238,28 @@ mod tests {
         let built = Rules::build();
         assert!(built.is_ok(), "{:?}", built.err());
         assert!(compiled().is_some());
+    }
+
+    #[test]
+    fn confirmation_tokens_are_kept_and_credentials_beside_them_are_not() {
+        let token = "nrcfm1_00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        let cases = [
+            (format!("plus \"confirmation_token\": \"{token}\" (valid for 300 s, once)."), None),
+            (format!("confirmation token: {token}"), None),
+            (format!("token={token}"), None),
+            (
+                format!("token: {token} api_key: abc123def456"),
+                Some(format!("token: {token} api_key: [redacted]")),
+            ),
+            (
+                "token: a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2".to_string(),
+                Some("token: [redacted]".to_string()),
+            ),
+        ];
+        for (text, expected) in cases {
+            let expected = expected.unwrap_or_else(|| text.clone());
+            assert_eq!(crate::sanitize::sanitize(&text), expected, "{text}");
+        }
     }
 
     #[test]

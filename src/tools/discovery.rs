@@ -155,10 +155,14 @@ pub struct SearchEntityWithTagArgs {
     pub account_id: Option<i64>,
 }
 
-/// `list_available_new_relic_accounts` takes no arguments.
+/// Arguments of `list_available_new_relic_accounts`.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NoArgs {}
+pub struct ListAccountsArgs {
+    /// Only this account, to check that the key can read it and see its name. Leave out to list
+    /// every account this server can query.
+    pub account_id: Option<i64>,
+}
 
 /// Arguments of `convert_time_period_to_epoch_ms`.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
@@ -167,6 +171,9 @@ pub struct ConvertTimePeriodArgs {
     /// The period in words: `last 30 minutes`, `2 hours ago`, `today`, `yesterday`, `this week`,
     /// `last month`, a date `2024-05-01`, or a range `2024-05-01 10:00 to 2024-05-01 12:00` (UTC).
     pub time_period: String,
+    /// Accepted so every tool takes the same account argument; checked against the allowed
+    /// accounts, but a time period converts the same way for every account.
+    pub account_id: Option<i64>,
 }
 
 /// A value inside a single-quoted entity-search literal.
@@ -389,10 +396,14 @@ fn render_entity(guid: &str, response: UpstreamResponse) -> Result<ToolOutput, T
 }
 
 fn plan_list_accounts(
-    _: NoArgs,
+    args: ListAccountsArgs,
     context: &PlanContext,
     descriptor: &ToolDescriptor,
 ) -> Result<Plan, PlanError> {
+    if let Some(account) = args.account_id {
+        check_allowed(account, context)?;
+    }
+    let only = args.account_id;
     let request = UpstreamRequest {
         operation: "Accounts",
         document: ACCOUNTS.into(),
@@ -404,15 +415,26 @@ fn plan_list_accounts(
     };
     let allowed = context.allowed_accounts.clone();
     let default_account = context.default_account;
-    Ok(upstream_plan(descriptor, None, &json!({}), request, context.default_timeout, move |response| {
+    let key = json!({ "account_id": only });
+    Ok(upstream_plan(descriptor, None, &key, request, context.default_timeout, move |response| {
         let accounts: Vec<Value> = list_at(&response.data, &["actor", "accounts"])
             .into_iter()
             .filter(|account| {
-                allowed.as_deref().is_none_or(|allowed| {
-                    at(account, &["id"]).as_i64().is_some_and(|id| allowed.contains(&id))
-                })
+                let id = at(account, &["id"]).as_i64();
+                let permitted =
+                    allowed.as_deref().is_none_or(|allowed| id.is_some_and(|id| allowed.contains(&id)));
+                permitted && only.is_none_or(|only| id == Some(only))
             })
             .collect();
+        if let Some(only) = only.filter(|_| accounts.is_empty()) {
+            return Err(ToolError::new(
+                ToolErrorKind::NotFound,
+                format!(
+                    "this API key cannot read account {only}; call list_available_new_relic_accounts without \
+                     account_id to see the accounts it can"
+                ),
+            ));
+        }
         let capped = Capped::new(accounts, MAX_ROWS * 5);
         let mut text = format!("{}\n", capped.heading("account", "accounts"));
         for account in &capped.rows {
@@ -433,6 +455,9 @@ fn plan_convert_time_period(
     context: &PlanContext,
     descriptor: &ToolDescriptor,
 ) -> Result<Plan, PlanError> {
+    if let Some(account) = args.account_id {
+        check_allowed(account, context)?;
+    }
     let period = parse_time_period(&args.time_period, context.now_epoch_ms)
         .map_err(|error| ToolError::new(ToolErrorKind::BadRequest, error.to_string()))?;
     let clause = format!("SINCE {} UNTIL {}", period.start_ms, period.end_ms);
@@ -569,6 +594,43 @@ mod tests {
             plan("convert_time_period_to_epoch_ms", json!({"time_period": "whenever"})),
             Err(PlanError::Tool(_))
         ));
+    }
+
+    #[test]
+    fn account_ids_are_checked_even_where_they_scope_nothing() {
+        let time = json!({"time_period": "today", "account_id": 9});
+        let accounts = json!({"account_id": 9});
+        for (tool, arguments) in
+            [("convert_time_period_to_epoch_ms", time), ("list_available_new_relic_accounts", accounts)]
+        {
+            match plan(tool, arguments) {
+                Err(PlanError::Tool(error)) => assert_eq!(error.kind, ToolErrorKind::Policy, "{tool}"),
+                other => panic!("{tool}: expected a policy refusal, got {other:?}"),
+            }
+        }
+        assert!(
+            plan("convert_time_period_to_epoch_ms", json!({"time_period": "today", "account_id": 2})).is_ok()
+        );
+    }
+
+    #[test]
+    fn listing_one_account_shows_it_or_says_the_key_cannot_read_it() {
+        let data = json!({"actor": {"accounts": [{"id": 1, "name": "Prod"}, {"id": 2, "name": "Staging"}]}});
+        let cases =
+            [(json!({}), Some(2)), (json!({"account_id": 2}), Some(1)), (json!({"account_id": 1}), Some(1))];
+        for (arguments, shown) in cases {
+            let planned = plan("list_available_new_relic_accounts", arguments.clone()).unwrap();
+            let PlanAction::Upstream { render, .. } = planned.action else { panic!("expected upstream") };
+            let output =
+                render(UpstreamResponse { data: data.clone(), pages: 1, ..Default::default() }).unwrap();
+            assert_eq!(output.structured["accounts"].as_array().map(Vec::len), shown, "{arguments}");
+        }
+        let missing = json!({"actor": {"accounts": [{"id": 1, "name": "Prod"}]}});
+        let planned = plan("list_available_new_relic_accounts", json!({"account_id": 2})).unwrap();
+        let PlanAction::Upstream { render, .. } = planned.action else { panic!("expected upstream") };
+        let error = render(UpstreamResponse { data: missing, pages: 1, ..Default::default() }).unwrap_err();
+        assert_eq!(error.kind, ToolErrorKind::NotFound);
+        assert!(error.message.contains("cannot read account 2"), "{}", error.message);
     }
 
     #[test]

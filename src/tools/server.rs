@@ -1,10 +1,14 @@
 //! Server: tools that report on newrelic-mcp itself rather than on New Relic.
 //!
 //! `get_server_status` answers with the runtime's live figures (health, circuit breakers,
-//! cache, executor pool, restarts, tool-table generation, version and uptime);
-//! `list_plugins` with the plugins behind the tool table the call was routed on. Neither
-//! calls New Relic nor caches: the runtime hands them its state, and the renderers here are
-//! pure functions of it.
+//! cache, executor pool, restarts, tool-table generation, version and uptime) and the accounts
+//! the server is configured with; `list_plugins` with the plugins behind the tool table the
+//! call was routed on. Neither calls New Relic nor caches: the runtime hands them its state,
+//! and the renderers here are pure functions of it.
+//!
+//! Both take `account_id` like every other tool, checked against the allow-list, so that an
+//! agent can pass the same arguments everywhere. Their answers are the same for every account;
+//! the status says which account calls default to and that the given one passes the allow-list.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +19,8 @@ use newrelic_mcp_actors::tool::{
     ToolErrorKind, ToolHints, ToolOutput, ToolTable,
 };
 use serde_json::{Map, Value, json};
+
+use super::account::check_allowed;
 
 const CATEGORY: &str = "server";
 
@@ -227,41 +233,111 @@ pub fn render_plugins(table: &ToolTable) -> ToolOutput {
     }
 }
 
-/// Both tools take no arguments; anything passed is refused by name.
-fn no_arguments(arguments: &Map<String, Value>) -> Result<(), PlanError> {
-    match arguments.keys().next() {
-        None => Ok(()),
-        Some(name) => {
-            Err(PlanError::InvalidArguments(format!("unknown field `{name}`: this tool takes no arguments")))
-        }
+/// The accounts the server is configured with: the one calls default to and the allow-list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountScope {
+    pub default_account: Option<i64>,
+    /// `None` allows every account the API key can read.
+    pub allowed_accounts: Option<Arc<[i64]>>,
+}
+
+impl AccountScope {
+    /// Refuses an account outside the allow-list, in the words every other tool uses.
+    fn check(&self, account: i64) -> Result<(), ToolError> {
+        let context = PlanContext {
+            default_account: self.default_account,
+            allowed_accounts: self.allowed_accounts.clone(),
+            now_epoch_ms: 0,
+            default_timeout: Duration::ZERO,
+        };
+        check_allowed(account, &context)
     }
 }
 
-fn no_arguments_schema() -> Arc<Map<String, Value>> {
+/// The configured accounts, and the call's own when it gave one (already checked), for the status.
+pub fn render_accounts(scope: &AccountScope, requested: Option<i64>) -> (Value, String) {
+    let structured = json!({
+        "default_account": scope.default_account,
+        "allowed_accounts": scope.allowed_accounts.as_deref(),
+        "requested_account": requested,
+        "requested_allowed": requested.map(|_| true),
+    });
+    let default = scope
+        .default_account
+        .map_or_else(|| "none (calls must pass account_id)".to_string(), |a| a.to_string());
+    let allowed = match scope.allowed_accounts.as_deref() {
+        None => "any the API key can read".to_string(),
+        Some(accounts) => accounts.iter().map(i64::to_string).collect::<Vec<_>>().join(", "),
+    };
+    let requested =
+        requested.map(|account| format!("; account {account} passes the allow-list")).unwrap_or_default();
+    (structured, format!("accounts: default {default}; allowed: {allowed}{requested}"))
+}
+
+/// Both tools take only `account_id`; anything else is refused by name.
+fn account_argument(arguments: &Map<String, Value>) -> Result<Option<i64>, PlanError> {
+    if let Some(name) = arguments.keys().find(|name| name.as_str() != "account_id") {
+        return Err(PlanError::InvalidArguments(format!(
+            "unknown field `{name}`: this tool takes only account_id"
+        )));
+    }
+    match arguments.get("account_id") {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value.as_i64().map(Some).ok_or_else(|| {
+            PlanError::InvalidArguments(format!("account_id must be an integer account id, got {value}"))
+        }),
+    }
+}
+
+fn account_only_schema(description: &str) -> Arc<Map<String, Value>> {
     let mut schema = Map::new();
     schema.insert("type".into(), json!("object"));
-    schema.insert("properties".into(), json!({}));
+    schema.insert(
+        "properties".into(),
+        json!({
+            "account_id": {
+                "type": ["integer", "null"],
+                "format": "int64",
+                "description": description,
+            }
+        }),
+    );
     schema.insert("additionalProperties".into(), json!(false));
     Arc::new(schema)
 }
 
-fn descriptor(name: &str, title: &str, description: &str) -> ToolDescriptor {
+fn descriptor(name: &str, title: &str, description: &str, account_description: &str) -> ToolDescriptor {
     ToolDescriptor {
         name: name.to_string(),
         title: title.to_string(),
         description: description.to_string(),
         category: CATEGORY.to_string(),
-        input_schema: no_arguments_schema(),
+        input_schema: account_only_schema(account_description),
         output_schema: None,
         hints: ToolHints::LOCAL,
         cache_ttl: None,
     }
 }
 
+/// Renders the runtime's state for a call that passed `account_id` (already checked) or not.
+type AccountRenderer = Arc<dyn Fn(&RuntimeView, Option<i64>) -> Result<ToolOutput, ToolError> + Send + Sync>;
+
 /// A tool answered from the runtime's state through `render`.
 struct RuntimeTool {
     descriptor: ToolDescriptor,
-    render: StatusRenderer,
+    accounts: AccountScope,
+    render: AccountRenderer,
+}
+
+impl RuntimeTool {
+    fn renderer(&self, arguments: &Map<String, Value>) -> Result<StatusRenderer, PlanError> {
+        let requested = account_argument(arguments)?;
+        if let Some(account) = requested {
+            self.accounts.check(account)?;
+        }
+        let render = self.render.clone();
+        Ok(Arc::new(move |view: &RuntimeView| render(view, requested)))
+    }
 }
 
 impl Tool for RuntimeTool {
@@ -271,7 +347,7 @@ impl Tool for RuntimeTool {
 
     /// Reached only by a runtime that does not offer its live state to tools.
     fn plan(&self, arguments: Map<String, Value>, _context: &PlanContext) -> Result<Plan, PlanError> {
-        no_arguments(&arguments)?;
+        self.renderer(&arguments)?;
         Err(PlanError::Tool(ToolError::new(
             ToolErrorKind::Internal,
             format!(
@@ -282,7 +358,7 @@ impl Tool for RuntimeTool {
     }
 
     fn runtime_view(&self, arguments: &Map<String, Value>) -> Option<Result<StatusRenderer, PlanError>> {
-        Some(no_arguments(arguments).map(|()| self.render.clone()))
+        Some(self.renderer(arguments))
     }
 }
 
@@ -291,13 +367,28 @@ pub struct ServerPlugin {
 }
 
 impl ServerPlugin {
-    /// Uptime is counted from here: build the plugin when the server starts.
+    /// With no default account and no allow-list. Uptime is counted from here: build the
+    /// plugin when the server starts.
     pub fn new() -> Self {
+        Self::with_accounts(AccountScope::default())
+    }
+
+    /// Reports `accounts` and checks `account_id` against them. Uptime is counted from here.
+    pub fn with_accounts(accounts: AccountScope) -> Self {
         let started = Instant::now();
         let version = env!("CARGO_PKG_VERSION");
-        let status: StatusRenderer =
-            Arc::new(move |view: &RuntimeView| Ok(render_status(&view.stats, version, started.elapsed())));
-        let plugins: StatusRenderer = Arc::new(|view: &RuntimeView| Ok(render_plugins(&view.table)));
+        let scope = accounts.clone();
+        let status: AccountRenderer = Arc::new(move |view: &RuntimeView, requested: Option<i64>| {
+            let mut output = render_status(&view.stats, version, started.elapsed());
+            let (structured, line) = render_accounts(&scope, requested);
+            if let Value::Object(fields) = &mut output.structured {
+                fields.insert("accounts".into(), structured);
+            }
+            output.text.push('\n');
+            output.text.push_str(&line);
+            Ok(output)
+        });
+        let plugins: AccountRenderer = Arc::new(|view: &RuntimeView, _| Ok(render_plugins(&view.table)));
         Self {
             tools: vec![
                 Arc::new(RuntimeTool {
@@ -306,8 +397,12 @@ impl ServerPlugin {
                         "Get server status",
                         "Health of this newrelic-mcp server: circuit breaker state per New Relic endpoint, \
                          cache hits, misses and size, upstream calls in flight and rejected as overloaded, \
-                         component restarts, tool-table generation, version and uptime. Takes no arguments.",
+                         component restarts, tool-table generation, version, uptime, and the accounts calls \
+                         default to and may use.",
+                        "Optional; the status is the same for every account. When given, it is checked \
+                         against the allowed accounts and the answer confirms it may be used.",
                     ),
+                    accounts: accounts.clone(),
                     render: status,
                 }),
                 Arc::new(RuntimeTool {
@@ -315,8 +410,11 @@ impl ServerPlugin {
                         LIST_PLUGINS_TOOL,
                         "List plugins",
                         "The plugins loaded in this newrelic-mcp server, with their versions and the tools \
-                         each one provides. Takes no arguments.",
+                         each one provides.",
+                        "Optional, accepted like on every tool and checked against the allowed accounts; \
+                         the plugins are the same for every account.",
                     ),
+                    accounts,
                     render: plugins,
                 }),
             ],
@@ -334,7 +432,7 @@ super::builtin::builtin_plugin!(ServerPlugin, "server", "Status and plugins of t
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::type_complexity)]
 
     use newrelic_mcp_actors::tool::{PlanContext, ToolFilter};
 
@@ -473,28 +571,86 @@ mod tests {
         assert!(output.text.contains(&format!("server {}: get_server_status", env!("CARGO_PKG_VERSION"))));
     }
 
+    fn scope(default_account: Option<i64>, allowed: Option<&[i64]>) -> AccountScope {
+        AccountScope { default_account, allowed_accounts: allowed.map(Arc::from) }
+    }
+
     #[test]
-    fn both_tools_refuse_arguments_and_answer_only_from_the_runtime() {
-        let plugin = ServerPlugin::new();
+    fn both_tools_take_only_an_allowed_account_and_answer_only_from_the_runtime() {
+        let plugin = ServerPlugin::with_accounts(scope(Some(1), Some(&[1, 2])));
         let context = PlanContext {
             default_account: None,
             allowed_accounts: None,
             now_epoch_ms: 0,
             default_timeout: Duration::from_secs(1),
         };
+        // (arguments, Ok, or the needle of an invalid-params error, or a tool error kind)
+        let cases: Vec<(Value, Result<(), Result<&str, ToolErrorKind>>)> = vec![
+            (json!({}), Ok(())),
+            (json!({"account_id": 2}), Ok(())),
+            (json!({"account_id": null}), Ok(())),
+            (json!({"account_id": 3}), Err(Err(ToolErrorKind::Policy))),
+            (json!({"account_id": "one"}), Err(Ok("integer"))),
+            (json!({"verbose": true}), Err(Ok("verbose"))),
+            (json!({"account_id": 1, "verbose": true}), Err(Ok("verbose"))),
+        ];
         for tool in plugin.tools() {
             let descriptor = tool.descriptor();
             assert_eq!(descriptor.category, "server");
             assert!(descriptor.hints.read_only && !descriptor.hints.open_world);
             assert_eq!(descriptor.cache_ttl, None);
-            assert!(matches!(tool.runtime_view(&Map::new()), Some(Ok(_))), "{}", descriptor.name);
-            let mut arguments = Map::new();
-            arguments.insert("verbose".into(), json!(true));
-            let Some(Err(PlanError::InvalidArguments(reason))) = tool.runtime_view(&arguments) else {
-                panic!("{} accepted an argument", descriptor.name)
-            };
-            assert!(reason.contains("verbose"), "{reason}");
+            assert!(descriptor.input_schema["properties"]["account_id"].is_object(), "{}", descriptor.name);
+            for (arguments, expected) in &cases {
+                let Value::Object(arguments) = arguments.clone() else { panic!() };
+                let outcome = tool.runtime_view(&arguments).expect("answered from the runtime");
+                match (outcome, expected) {
+                    (Ok(_), Ok(())) => {}
+                    (Err(PlanError::InvalidArguments(reason)), Err(Ok(needle))) => {
+                        assert!(reason.contains(needle), "{reason}");
+                    }
+                    (Err(PlanError::Tool(error)), Err(Err(kind))) => {
+                        assert_eq!(error.kind, *kind);
+                        assert!(error.message.contains("1, 2"), "{}", error.message);
+                    }
+                    (other, expected) => panic!(
+                        "{} {arguments:?}: {other:?}, expected {expected:?}",
+                        descriptor.name,
+                        other = other.map(|_| "a renderer")
+                    ),
+                }
+            }
             assert!(matches!(tool.plan(Map::new(), &context), Err(PlanError::Tool(_))));
+        }
+    }
+
+    #[test]
+    fn the_status_names_the_configured_accounts_and_confirms_the_given_one() {
+        let cases = [
+            (
+                scope(Some(1), Some(&[1, 2])),
+                Some(2),
+                "accounts: default 1; allowed: 1, 2; account 2 passes the allow-list",
+            ),
+            (scope(Some(1), None), None, "accounts: default 1; allowed: any the API key can read"),
+            (scope(None, None), None, "accounts: default none (calls must pass account_id); allowed: any"),
+        ];
+        for (scope, requested, expected) in cases {
+            let plugin = ServerPlugin::with_accounts(scope.clone());
+            let tool =
+                plugin.tools().into_iter().find(|t| t.descriptor().name == SERVER_STATUS_TOOL).unwrap();
+            let mut arguments = Map::new();
+            if let Some(account) = requested {
+                arguments.insert("account_id".into(), json!(account));
+            }
+            let Some(Ok(render)) = tool.runtime_view(&arguments) else { panic!("no renderer") };
+            let view = RuntimeView { stats: stats(), table: Arc::new(ToolTable::default()) };
+            let output = render(&view).unwrap();
+            assert!(output.text.contains(expected), "missing {expected:?} in:\n{}", output.text);
+            let accounts = &output.structured["accounts"];
+            assert_eq!(accounts["default_account"], json!(scope.default_account));
+            assert_eq!(accounts["allowed_accounts"], json!(scope.allowed_accounts.as_deref()));
+            assert_eq!(accounts["requested_account"], json!(requested));
+            assert_eq!(accounts["requested_allowed"], json!(requested.map(|_| true)));
         }
     }
 

@@ -47,7 +47,7 @@ pub fn tool_error(error: &UpstreamError, timeout: Duration) -> ToolError {
         FailureClass::UpstreamTimeout => (
             ToolErrorKind::UpstreamTransient,
             format!(
-                "NRQL timed out in New Relic after {} s: narrow SINCE or pass timeout_seconds up to 120",
+                "NRQL timed out in New Relic after {} s: narrow SINCE or pass a longer timeout_seconds (up to 300; over 120 runs as async NRQL)",
                 whole_seconds(timeout)
             ),
         ),
@@ -69,7 +69,7 @@ pub fn tool_error(error: &UpstreamError, timeout: Duration) -> ToolError {
         FailureClass::DeadlineExceeded => (
             ToolErrorKind::Timeout,
             format!(
-                "the call did not finish within its {} s deadline: narrow SINCE or pass timeout_seconds up to 120",
+                "the call did not finish within its {} s deadline: narrow SINCE or pass a longer timeout_seconds (up to 300; over 120 runs as async NRQL)",
                 whole_seconds(timeout)
             ),
         ),
@@ -103,7 +103,7 @@ mod tests {
             (limited, ToolErrorKind::UpstreamTransient, "retry in 3 s"),
             (UpstreamError::new(FailureClass::RateLimited, "429"), ToolErrorKind::UpstreamTransient, "retry in a few seconds"),
             (server, ToolErrorKind::UpstreamTransient, "(HTTP 503): service unavailable"),
-            (UpstreamError::new(FailureClass::UpstreamTimeout, "TIMEOUT"), ToolErrorKind::UpstreamTransient, "NRQL timed out in New Relic after 5 s: narrow SINCE or pass timeout_seconds up to 120"),
+            (UpstreamError::new(FailureClass::UpstreamTimeout, "TIMEOUT"), ToolErrorKind::UpstreamTransient, "NRQL timed out in New Relic after 5 s: narrow SINCE or pass a longer timeout_seconds (up to 300; over 120 runs as async NRQL)"),
             (UpstreamError::new(FailureClass::Unreachable, "connection refused"), ToolErrorKind::UpstreamTransient, "could not be reached (connection refused)"),
             (UpstreamError::new(FailureClass::Malformed, "eof"), ToolErrorKind::UpstreamTransient, "not valid NerdGraph JSON"),
             (UpstreamError::new(FailureClass::BadRequest, "NRQL Syntax Error: Error at line 1 position 7"), ToolErrorKind::BadRequest, "NRQL Syntax Error: Error at line 1 position 7"),

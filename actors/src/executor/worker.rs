@@ -1,5 +1,6 @@
 //! One executor worker: the account's NRQL budget, breaker admission, the upstream call (all
-//! pages), the outcome sent to the breaker, the render, and the answer.
+//! pages, and every poll of an asynchronous NRQL query), the outcome sent to the breaker,
+//! the render, and the answer.
 //!
 //! The budget is checked before the breaker: a query refused for budget never reached New
 //! Relic, so it must neither take a half-open breaker's single probe nor count as a failure.
@@ -13,6 +14,7 @@ use ractor::{ActorProcessingErr, ActorRef};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::async_poll::{self, PollFailure};
 use super::errors::tool_error;
 use super::pagination::{merge_page, with_cursor};
 use super::{ExecutorMsg, UpstreamJob};
@@ -78,10 +80,10 @@ impl ExecutorWorker {
             let ticket = BreakerTicket { breaker, probe, recorded: false };
             let fetched = {
                 let _in_flight = self.counters.upstream_started();
-                fetch_all_pages(self.upstream.as_ref(), request, deadline, &cancel).await
+                fetch_to_completion(self.upstream.as_ref(), request, deadline, &cancel).await
             };
-            ticket.record(fetched.as_ref().map(|_| ()).map_err(|error| error.class));
-            let response = fetched.map_err(|error| tool_error(&error, timeout))?;
+            ticket.record(fetched.as_ref().map(|_| ()).map_err(PollFailure::class));
+            let response = fetched.map_err(|failure| failure.tool_error(timeout))?;
             render(response).map(Arc::new)
         }
         .await;
@@ -171,6 +173,24 @@ async fn fetch_all_pages(
             }
         }
     }
+}
+
+/// The request, followed across pages and, for asynchronous NRQL, polled until the query
+/// completes. Polls are reads under the same deadline and cancellation as the request, and
+/// spend no NRQL budget: they run no new query.
+async fn fetch_to_completion(
+    upstream: &dyn Upstream,
+    request: UpstreamRequest,
+    deadline: Instant,
+    cancel: &CancellationToken,
+) -> Result<UpstreamResponse, PollFailure> {
+    let follow_up = request.async_poll.clone().map(|poll| (poll, request.clone()));
+    let first = fetch_all_pages(upstream, request, deadline, cancel).await.map_err(PollFailure::Upstream)?;
+    let Some((poll, request)) = follow_up else { return Ok(first) };
+    async_poll::follow(first, &request, &poll, deadline, cancel, move |poll_request| async move {
+        fetch_page(upstream, &poll_request, deadline, cancel).await
+    })
+    .await
 }
 
 impl Worker for ExecutorWorker {

@@ -191,7 +191,11 @@ mod tests {
         let repeat = WriteAdmission::AlreadyApplied { output: output("created 7"), applied_at: at(102) };
         assert_eq!(ledger.begin(&binding(1), at(103)).unwrap(), repeat);
         assert_eq!(ledger.lookup(&binding(1), at(104)), Some(repeat));
-        assert_eq!(ledger.begin(&binding(2), at(104)).unwrap(), WriteAdmission::Proceed, "other arguments run");
+        assert_eq!(
+            ledger.begin(&binding(2), at(104)).unwrap(),
+            WriteAdmission::Proceed,
+            "other arguments run"
+        );
     }
 
     #[test]
@@ -214,7 +218,11 @@ mod tests {
             if applied {
                 ledger.finish(&binding(1), Some(output("done")), at(1_000));
             }
-            assert_eq!(ledger.lookup(&binding(1), at(1_000 + age)).is_some(), known, "applied={applied} age={age}");
+            assert_eq!(
+                ledger.lookup(&binding(1), at(1_000 + age)).is_some(),
+                known,
+                "applied={applied} age={age}"
+            );
         }
     }
 

@@ -1,5 +1,6 @@
 //! `RootMutationType`: alert policies and conditions, issue actions, change tracking,
-//! NRQL cancellation and dashboard creation, applied to the sandbox's records.
+//! NRQL cancellation, dashboard and synthetic monitor creation, applied to the sandbox's
+//! records.
 
 use serde_json::{Value, json};
 
@@ -18,6 +19,29 @@ const MAX_TEXT: usize = 4096;
 const DEPLOYMENT_SKEW_MS: i64 = 24 * 60 * 60 * 1000;
 /// Bounds of `violationTimeLimitSeconds`.
 const VIOLATION_LIMIT_RANGE: (i64, i64) = (300, 2_592_000);
+/// Public locations synthetic monitors may run from.
+const PUBLIC_LOCATIONS: &[&str] = &[
+    "AWS_AF_SOUTH_1",
+    "AWS_AP_EAST_1",
+    "AWS_AP_NORTHEAST_1",
+    "AWS_AP_NORTHEAST_2",
+    "AWS_AP_SOUTH_1",
+    "AWS_AP_SOUTHEAST_1",
+    "AWS_AP_SOUTHEAST_2",
+    "AWS_CA_CENTRAL_1",
+    "AWS_EU_CENTRAL_1",
+    "AWS_EU_NORTH_1",
+    "AWS_EU_SOUTH_1",
+    "AWS_EU_WEST_1",
+    "AWS_EU_WEST_2",
+    "AWS_EU_WEST_3",
+    "AWS_ME_SOUTH_1",
+    "AWS_SA_EAST_1",
+    "AWS_US_EAST_1",
+    "AWS_US_EAST_2",
+    "AWS_US_WEST_1",
+    "AWS_US_WEST_2",
+];
 
 /// `RootMutationType`.
 pub struct MutationRoot<'w> {
@@ -43,6 +67,7 @@ impl<'w> Resolver<'w> for MutationRoot<'w> {
             "changeTrackingCreateDeployment" => self.deployment_create(call)?,
             "nrqlCancelQuery" => nrql::cancel(self.ctx, str_arg(call, "queryId").unwrap_or_default()),
             "dashboardCreate" => self.dashboard_create(call)?,
+            "syntheticsCreateSimpleMonitor" => self.monitor_create(call)?,
             _ => Value::Null,
         };
         Ok(Resolved::Value(value))
@@ -301,6 +326,88 @@ impl MutationRoot<'_> {
         Ok(deployment_json(&deployment))
     }
 
+    /// Invalid monitors are reported in the payload's `errors`, as NerdGraph does. A created
+    /// monitor becomes an entity at once, so entity search and `entity(guid)` find it.
+    fn monitor_create(&self, call: &FieldCall<'_>) -> Result<Value, FieldError> {
+        let account_id = self.account(call)?;
+        let input = call.arg("monitor").cloned().unwrap_or(Value::Null);
+        let refused = |description: String| json!({"monitor": null, "errors": [{"description": description, "type": "BAD_REQUEST"}]});
+        let Some(name) = input.get("name").and_then(Value::as_str).filter(|n| !n.trim().is_empty()) else {
+            return Ok(refused("Monitor name must not be empty".to_string()));
+        };
+        let uri = input.get("uri").and_then(Value::as_str).unwrap_or_default();
+        if !(uri.starts_with("https://") || uri.starts_with("http://")) {
+            return Ok(refused(format!("Invalid uri '{uri}': it must start with http:// or https://")));
+        }
+        let period = input.get("period").and_then(Value::as_str).unwrap_or_default().to_string();
+        let Some(period_minutes) = period_minutes(&period) else {
+            return Ok(refused(format!("Invalid period '{period}'")));
+        };
+        let status = input.get("status").and_then(Value::as_str).unwrap_or("ENABLED").to_string();
+        let locations: Vec<String> = input
+            .get("locations")
+            .and_then(|l| l.get("public"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect();
+        if locations.is_empty() {
+            return Ok(refused("A monitor needs at least one location".to_string()));
+        }
+        if let Some(unknown) = locations.iter().find(|l| !PUBLIC_LOCATIONS.contains(&l.as_str())) {
+            return Ok(refused(format!("Invalid public location '{unknown}'")));
+        }
+        let now = self.ctx.world.now_ms();
+        let account_name = self.ctx.world.dataset.account(account_id).map(|a| a.name.clone());
+        let mut records = self.ctx.world.records();
+        let serial = records.next_id();
+        let monitor_id = format!("{:08x}-0000-4000-8000-{:012x}", account_id, serial);
+        let guid = entity_guid(account_id, "SYNTH", "MONITOR", &monitor_id);
+        let mut tags = vec![
+            ("accountId".to_string(), vec![account_id.to_string()]),
+            ("monitorType".to_string(), vec!["SIMPLE".to_string()]),
+            ("period".to_string(), vec![period.clone()]),
+            ("publicLocation".to_string(), locations.clone()),
+        ];
+        if let Some(account_name) = account_name {
+            tags.push(("account".to_string(), vec![account_name]));
+        }
+        records.entities.push(Entity {
+            guid: guid.clone(),
+            name: name.to_string(),
+            account_id,
+            domain: "SYNTH",
+            entity_type_tag: "MONITOR",
+            kind: EntityKind::SyntheticMonitor {
+                monitor_id: monitor_id.clone(),
+                monitor_type: "SIMPLE".to_string(),
+                monitored_url: Some(uri.to_string()),
+                period_minutes,
+            },
+            // No check has run yet.
+            reporting: false,
+            alert_severity: "NOT_CONFIGURED",
+            tags,
+            permalink: format!("https://one.newrelic.com/redirect/entity/{guid}"),
+        });
+        Ok(json!({
+            "errors": [],
+            "monitor": {
+                "guid": guid,
+                "id": monitor_id,
+                "name": name,
+                "uri": uri,
+                "period": period,
+                "status": status,
+                "locations": {"public": locations, "private": []},
+                "createdAt": now,
+                "modifiedAt": now,
+            },
+        }))
+    }
+
     /// Invalid dashboards are reported in the payload's `errors`, as NerdGraph does.
     fn dashboard_create(&self, call: &FieldCall<'_>) -> Result<Value, FieldError> {
         let account_id = self.account(call)?;
@@ -415,4 +522,20 @@ impl MutationRoot<'_> {
         records.dashboards.push(dashboard);
         Ok(result)
     }
+}
+
+/// Minutes between runs of a `SyntheticsMonitorPeriod`.
+fn period_minutes(period: &str) -> Option<i64> {
+    Some(match period {
+        "EVERY_MINUTE" => 1,
+        "EVERY_5_MINUTES" => 5,
+        "EVERY_10_MINUTES" => 10,
+        "EVERY_15_MINUTES" => 15,
+        "EVERY_30_MINUTES" => 30,
+        "EVERY_HOUR" => 60,
+        "EVERY_6_HOURS" => 360,
+        "EVERY_12_HOURS" => 720,
+        "EVERY_DAY" => 1_440,
+        _ => return None,
+    })
 }

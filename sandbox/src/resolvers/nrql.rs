@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::{RequestContext, account_error, str_arg};
+use crate::config::AsyncNrqlConfig;
 use crate::data::Event;
 use crate::graphql::executor::{FieldCall, FieldError, Resolved};
 use crate::nrql_eval::{self, NrqlError};
@@ -127,23 +128,29 @@ fn run<'w>(
         return Err(ctx.timeout_error());
     }
     if asynchronous {
+        let polls = polls_needed(&ctx.world.async_nrql, &container);
+        let retry_after_seconds = if polls > 0 { ctx.world.async_nrql.retry_after_seconds } else { 0 };
         let mut records = ctx.world.records();
-        let query_id = format!("sandbox-{:x}", records.next_id());
+        let sequence = records.next_id();
+        let query_id = format!("sandbox-{sequence:x}");
         let remaining = if slow { ctx.planned_latency - timeout } else { Duration::ZERO };
-        records.async_queries.insert(
-            query_id.clone(),
-            AsyncQuery {
-                accounts: accounts.to_vec(),
-                // The answer itself leaves after `timeout`; the rest of the latency follows it.
-                ready_at: if slow { Instant::now() + timeout + remaining } else { Instant::now() },
-                result: container.clone(),
-                cancelled: false,
-            },
-        );
+        let query = AsyncQuery {
+            accounts: accounts.to_vec(),
+            // The answer itself leaves after `timeout`; the rest of the latency follows it.
+            ready_at: if slow { Instant::now() + timeout + remaining } else { Instant::now() },
+            result: container.clone(),
+            cancelled: false,
+            polls_left: polls,
+            retry_after_seconds,
+            sequence,
+        };
+        let progress = progress_json(&query_id, &query, remaining);
+        records.remember_async_query(query_id, query, ctx.world.async_nrql.max_pending);
         drop(records);
+        let running = progress.get("completed") == Some(&Value::Bool(false));
         if let Value::Object(map) = &mut container {
-            map.insert("queryProgress".to_string(), progress_json(&query_id, !slow, remaining));
-            if slow {
+            map.insert("queryProgress".to_string(), progress);
+            if running {
                 for key in
                     ["results", "metadata", "totalResult", "otherResult", "currentResults", "previousResults"]
                 {
@@ -155,8 +162,28 @@ fn run<'w>(
     Ok(Resolved::Value(container))
 }
 
-fn progress_json(query_id: &str, completed: bool, remaining: Duration) -> Value {
-    let retry_after = if completed { 0 } else { remaining.as_secs_f64().ceil().clamp(1.0, 5.0) as u64 };
+/// Polls a query needs before its result: `config.polls` when its time window is longer
+/// than `config.long_window`, else none.
+fn polls_needed(config: &AsyncNrqlConfig, container: &Value) -> u32 {
+    let window = &container["metadata"]["timeWindow"];
+    let (Some(begin), Some(end)) = (window["begin"].as_i64(), window["end"].as_i64()) else { return 0 };
+    let long_ms = i64::try_from(config.long_window.as_millis()).unwrap_or(i64::MAX);
+    if end.saturating_sub(begin) > long_ms { config.polls } else { 0 }
+}
+
+/// `queryProgress` of `query`, whose injected latency leaves `remaining` to run.
+fn progress_json(query_id: &str, query: &AsyncQuery, remaining: Duration) -> Value {
+    let completed = query.polls_left == 0 && remaining.is_zero();
+    let retry_after = if completed {
+        0
+    } else {
+        let from_latency = remaining.as_secs_f64().ceil().clamp(1.0, 5.0) as u64;
+        if remaining.is_zero() {
+            query.retry_after_seconds.max(1)
+        } else {
+            from_latency.max(query.retry_after_seconds)
+        }
+    };
     json!({
         "queryId": query_id,
         "completed": completed,
@@ -173,8 +200,8 @@ pub(super) fn progress<'w>(
 ) -> Result<Resolved<'w>, FieldError> {
     let query_id = str_arg(call, "queryId")
         .ok_or_else(|| FieldError::invalid_input("Argument 'queryId' is required"))?;
-    let records = ctx.world.records();
-    let Some(query) = records.async_queries.get(query_id) else {
+    let mut records = ctx.world.records();
+    let Some(query) = records.async_queries.get_mut(query_id) else {
         return Err(FieldError::invalid_input(format!("Unknown or expired queryId '{query_id}'")));
     };
     if query.accounts != accounts {
@@ -186,16 +213,17 @@ pub(super) fn progress<'w>(
     if query.cancelled {
         return Err(FieldError::new("INVALID_INPUT", format!("Query '{query_id}' was cancelled")));
     }
-    let now = Instant::now();
-    let remaining = query.ready_at.saturating_duration_since(now);
-    let completed = remaining.is_zero();
-    let mut container = if completed {
+    // Every poll brings a long query one step closer to done.
+    query.polls_left = query.polls_left.saturating_sub(1);
+    let remaining = query.ready_at.saturating_duration_since(Instant::now());
+    let progress = progress_json(query_id, query, remaining);
+    let mut container = if progress.get("completed") == Some(&Value::Bool(true)) {
         query.result.clone()
     } else {
         json!({"results": null, "nrql": query.result.get("nrql")})
     };
     if let Value::Object(map) = &mut container {
-        map.insert("queryProgress".to_string(), progress_json(query_id, completed, remaining));
+        map.insert("queryProgress".to_string(), progress);
     }
     Ok(Resolved::Value(container))
 }
@@ -205,7 +233,7 @@ pub fn cancel(ctx: &RequestContext<'_>, query_id: &str) -> Value {
     let mut records = ctx.world.records();
     let now = Instant::now();
     match records.async_queries.get_mut(query_id) {
-        Some(query) if !query.cancelled && query.ready_at > now => {
+        Some(query) if !query.cancelled && (query.ready_at > now || query.polls_left > 0) => {
             query.cancelled = true;
             json!({"queryId": query_id, "requestStatus": "ACCEPTED", "rejectionReason": null})
         }
@@ -231,4 +259,64 @@ fn percent_encode(text: &str) -> String {
             other => format!("%{other:02X}"),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    const HOUR_MS: i64 = 3_600_000;
+
+    fn container(window_ms: Option<i64>) -> Value {
+        match window_ms {
+            Some(window) => json!({"metadata": {"timeWindow": {"begin": 1_000, "end": 1_000 + window}}}),
+            None => json!({"metadata": {}}),
+        }
+    }
+
+    #[test]
+    fn only_windows_longer_than_the_long_window_need_polls() {
+        let config = AsyncNrqlConfig { polls: 3, ..AsyncNrqlConfig::default() };
+        let cases = [
+            (Some(HOUR_MS), 3, 0),
+            (Some(24 * HOUR_MS), 3, 0),
+            (Some(24 * HOUR_MS + 1), 3, 3),
+            (Some(72 * HOUR_MS), 3, 3),
+            (Some(72 * HOUR_MS), 0, 0),
+            (None, 3, 0),
+        ];
+        for (window, polls, expected) in cases {
+            let config = AsyncNrqlConfig { polls, ..config.clone() };
+            assert_eq!(polls_needed(&config, &container(window)), expected, "{window:?} {polls}");
+        }
+    }
+
+    #[test]
+    fn progress_is_complete_only_when_polls_and_latency_are_spent() {
+        let query = |polls_left, retry_after_seconds| AsyncQuery {
+            accounts: vec![1],
+            ready_at: Instant::now(),
+            result: Value::Null,
+            cancelled: false,
+            polls_left,
+            retry_after_seconds,
+            sequence: 1,
+        };
+        let cases = [
+            (query(0, 0), Duration::ZERO, true, 0),
+            (query(2, 4), Duration::ZERO, false, 4),
+            (query(2, 0), Duration::ZERO, false, 1),
+            (query(0, 0), Duration::from_millis(2_500), false, 3),
+            (query(0, 0), Duration::from_secs(60), false, 5),
+            (query(1, 9), Duration::from_secs(2), false, 9),
+        ];
+        for (query, remaining, completed, retry_after) in cases {
+            let progress = progress_json("q", &query, remaining);
+            assert_eq!(progress["completed"], completed, "{query:?} {remaining:?}");
+            assert_eq!(progress["retryAfter"], retry_after, "{query:?} {remaining:?}");
+            assert_eq!(progress["queryId"], "q");
+        }
+    }
 }
