@@ -62,7 +62,18 @@ async fn every_infrastructure_tool_answers_with_plausible_data() {
     assert!(used.windows(2).all(|pair| pair[0] >= pair[1]), "fullest first: {used:?}");
 
     let containers = answered(&mut process, "get_container_metrics", json!({})).await;
-    assert!(list(&containers, "containers").iter().all(|c| c["container"].is_string()), "{containers}");
+    let containers = list(&containers, "containers");
+    assert!(
+        containers.iter().all(|c| c["container"].is_string() && c["hostname"].is_string()),
+        "{containers:?}"
+    );
+    // Every host runs its own fluent-bit: same-named containers on different hosts stay apart.
+    let fluent_bit_hosts: Vec<&str> = containers
+        .iter()
+        .filter(|c| c["container"] == "fluent-bit")
+        .filter_map(|c| c["hostname"].as_str())
+        .collect();
+    assert!(fluent_bit_hosts.len() > 1, "one fluent-bit per host expected: {containers:?}");
 
     let pods = answered(&mut process, "get_kubernetes_metrics", json!({"cluster_name": "acme-prod"})).await;
     assert!(list(&pods, "pods").iter().all(|p| p["cluster"] == "acme-prod"), "{pods}");

@@ -156,8 +156,15 @@ async fn with_writes_enabled_a_mutation_is_previewed_then_applied_with_its_token
     let preview = process.call_tool(TOOL, json!({ "query": create })).await;
     let previewed = structured_ok(&preview).clone();
     assert_eq!(previewed["mutations"], json!(["alertsPolicyCreate"]), "{previewed}");
-    assert!(text_of(&preview).contains("Would send mutation Create"), "{}", text_of(&preview));
+    assert_eq!(previewed["dry_run"], true, "{previewed}");
+    assert!(text_of(&preview).starts_with("DRY RUN. Would send mutation Create"), "{}", text_of(&preview));
     let token = previewed["confirmation"]["confirmation_token"].as_str().expect("a token").to_string();
+    // A client that reads only the text can confirm too.
+    assert!(
+        text_of(&preview).contains(&format!("\"confirmation_token\": \"{token}\"")),
+        "{}",
+        text_of(&preview)
+    );
 
     let count_policies = |selection: &str| {
         format!(

@@ -364,7 +364,7 @@ fn preview(
     }
     let account_text = account.map(|account| format!(" (account {account})")).unwrap_or_default();
     let text = format!(
-        "Would send {}{account_text}, which calls {}:\n\n{}\n\nvariables: {}\n\n{}\n",
+        "DRY RUN. Would send {}{account_text}, which calls {}:\n\n{}\n\nvariables: {}\n\n{}\n",
         operation.describe(),
         operation.root_fields.join(", "),
         operation.text.trim_end(),
@@ -373,6 +373,7 @@ fn preview(
     );
     ToolOutput {
         structured: json!({
+            "dry_run": true,
             "operation": operation.name,
             "operation_type": operation.kind.as_str(),
             "mutations": operation.root_fields,
@@ -648,6 +649,9 @@ mod tests {
         assert_eq!(preview.structured["mutations"], json!(["alertsPolicyCreate"]));
         assert_eq!(preview.structured["variables"], json!({"accountId": 1}));
         assert_eq!(preview.structured["account_id"], 1);
+        // Marked like every other write's preview, so a client can tell it from a result.
+        assert_eq!(preview.structured["dry_run"], true);
+        assert!(preview.text.starts_with("DRY RUN. "), "{}", preview.text);
         for needle in [
             "Would send mutation Create (account 1), which calls alertsPolicyCreate:",
             "alertsPolicyCreate(",

@@ -71,7 +71,14 @@ struct AppSpec {
     base_duration: f64,
     error_rate: f64,
     transactions: &'static [(&'static str, &'static str, &'static str)],
+    /// What a failed transaction reports: error class, message and HTTP status, in the
+    /// app's own language and trade. Every app has [`ERROR_KINDS`] of them, so the draw that
+    /// picks one has the same range everywhere and the error texts change no other data.
+    errors: &'static [(&'static str, &'static str, &'static str); ERROR_KINDS],
 }
+
+/// How many kinds of error each app reports.
+const ERROR_KINDS: usize = 4;
 
 const APPS: [AppSpec; 4] = [
     AppSpec {
@@ -85,6 +92,16 @@ const APPS: [AppSpec; 4] = [
             ("WebTransaction/SpringController/checkout/cart", "GET", "/checkout/cart"),
             ("WebTransaction/SpringController/checkout/quote", "POST", "/checkout/quote"),
         ],
+        errors: &[
+            ("java.net.SocketTimeoutException", "Read timed out", "504"),
+            ("UpstreamUnavailable", "upstream connect error or disconnect/reset before headers", "503"),
+            ("javax.validation.ConstraintViolationException", "cart.items: must not be empty", "400"),
+            (
+                "java.lang.NullPointerException",
+                "Cannot invoke \"Quote.total()\" because \"quote\" is null",
+                "500",
+            ),
+        ],
     },
     AppSpec {
         name: "payments-api",
@@ -96,6 +113,16 @@ const APPS: [AppSpec; 4] = [
             ("WebTransaction/Go/payments/authorize", "POST", "/v1/payments/authorize"),
             ("WebTransaction/Go/payments/capture", "POST", "/v1/payments/capture"),
             ("WebTransaction/Go/payments/refund", "POST", "/v1/payments/refund"),
+        ],
+        errors: &[
+            (
+                "*url.Error",
+                "Post \"https://gateway.acme.example/v1/charges\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)",
+                "504",
+            ),
+            ("UpstreamUnavailable", "upstream connect error or disconnect/reset before headers", "503"),
+            ("ValidationError", "invalid card number", "400"),
+            ("InternalError", "unexpected nil pointer", "500"),
         ],
     },
     AppSpec {
@@ -109,6 +136,16 @@ const APPS: [AppSpec; 4] = [
             ("WebTransaction/Expressjs/GET//products/:id", "GET", "/products/42"),
             ("WebTransaction/Expressjs/GET//search", "GET", "/search"),
         ],
+        errors: &[
+            ("TimeoutError", "request to checkout-service timed out after 5000 ms", "504"),
+            (
+                "FetchError",
+                "request to http://checkout-service/checkout/quote failed, reason: socket hang up",
+                "502",
+            ),
+            ("NotFoundError", "product 42 not found", "404"),
+            ("TypeError", "Cannot read properties of undefined (reading 'price')", "500"),
+        ],
     },
     AppSpec {
         name: "inventory-worker",
@@ -119,6 +156,20 @@ const APPS: [AppSpec; 4] = [
         transactions: &[
             ("OtherTransaction/Message/Kafka/Topic/Consume/Named/inventory-reservations", "", ""),
             ("OtherTransaction/Java/com.acme.inventory.RestockJob/run", "", ""),
+        ],
+        errors: &[
+            ("java.net.SocketTimeoutException", "Read timed out", "504"),
+            (
+                "org.apache.kafka.common.errors.RebalanceInProgressException",
+                "Offset commit cannot be completed since the consumer group is rebalancing",
+                "500",
+            ),
+            ("com.acme.inventory.OutOfStockException", "SKU 42 has no stock left to reserve", "409"),
+            (
+                "java.sql.SQLTransientConnectionException",
+                "HikariPool-1 - Connection is not available, request timed out after 30000ms",
+                "500",
+            ),
         ],
     },
 ];
@@ -394,6 +445,9 @@ fn severity_from_issues(issues: &[Issue], guid: &str, non_critical: &'static str
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+    use std::collections::BTreeSet;
+
+    use super::super::event::AttrValue;
     use super::*;
 
     #[test]
@@ -422,5 +476,42 @@ mod tests {
             assert_eq!(id, hex_id(&mut section_rng(7, 1), digits));
         }
         assert_ne!(hex_id(&mut section_rng(7, 1), 32), hex_id(&mut section_rng(8, 1), 32));
+    }
+
+    #[test]
+    fn each_app_fails_with_errors_of_its_own() {
+        let dataset = generate(42, 1_800_000_000_000);
+        for spec in &APPS {
+            let classes: Vec<&str> = spec.errors.iter().map(|(class, _, _)| *class).collect();
+            let reported: BTreeSet<String> = dataset
+                .events
+                .values()
+                .flatten()
+                .filter(|event| event.event_type == "TransactionError")
+                .filter(
+                    |event| matches!(event.attr("appName"), Some(AttrValue::Str(app)) if &**app == spec.name),
+                )
+                .filter_map(|event| match event.attr("error.class") {
+                    Some(AttrValue::Str(class)) => Some(class.to_string()),
+                    _ => None,
+                })
+                .collect();
+            assert!(!reported.is_empty(), "{} reported no error", spec.name);
+            for class in &reported {
+                assert!(
+                    classes.contains(&class.as_str()),
+                    "{} reported {class}, not one of {classes:?}",
+                    spec.name
+                );
+            }
+            // A Go or Node.js service throws no Java exception.
+            if spec.language != "java" {
+                assert!(
+                    reported.iter().all(|class| !class.starts_with("java.")),
+                    "{}: {reported:?}",
+                    spec.name
+                );
+            }
+        }
     }
 }

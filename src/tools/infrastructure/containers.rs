@@ -53,8 +53,8 @@ pub(super) fn shapes() -> Vec<Shape> {
             "containers",
             "SELECT max(restartCount) AS 'restarts', latest(cpuPercent) AS 'cpu_pct', max(cpuPercent) AS \
              'cpu_max_pct', latest(memoryUsageBytes) AS 'memory_bytes', latest(memoryLimitBytes) AS \
-             'memory_limit_bytes', latest(state) AS 'state', latest(imageName) AS 'image', latest(hostname) AS \
-             'hostname' FROM ContainerSample {where} FACET containerName SINCE {{since}} ago LIMIT {{limit}}",
+             'memory_limit_bytes', latest(state) AS 'state', latest(imageName) AS 'image' FROM ContainerSample {where} \
+             FACET containerName, hostname SINCE {{since}} ago LIMIT {{limit}}",
             window(),
         )
         .with_conditions(vec![
@@ -467,7 +467,7 @@ mod tests {
             (
                 "get_container_metrics",
                 json!({"container_name": "checkout"}),
-                "FROM ContainerSample WHERE containerName LIKE '%checkout%' FACET containerName LIMIT 50 SINCE 30 minutes ago",
+                "FROM ContainerSample WHERE containerName LIKE '%checkout%' FACET containerName, hostname LIMIT 50 SINCE 30 minutes ago",
             ),
             (
                 "get_kubernetes_metrics",
@@ -501,8 +501,8 @@ mod tests {
     #[test]
     fn unhealthy_containers_come_first() {
         let rows = json!([
-            {"facet": "web", "containerName": "web", "restarts": 0, "cpu_pct": 10, "cpu_max_pct": 20, "memory_bytes": 100, "memory_limit_bytes": 1000, "state": "running", "image": "web:1", "hostname": "h1"},
-            {"facet": "worker", "containerName": "worker", "restarts": 0, "cpu_pct": 5, "cpu_max_pct": 9, "memory_bytes": 950, "memory_limit_bytes": 1000, "state": "exited", "image": "worker:2", "hostname": "h2"}
+            {"facet": ["web", "h1"], "containerName": "web", "restarts": 0, "cpu_pct": 10, "cpu_max_pct": 20, "memory_bytes": 100, "memory_limit_bytes": 1000, "state": "running", "image": "web:1", "hostname": "h1"},
+            {"facet": ["worker", "h2"], "containerName": "worker", "restarts": 0, "cpu_pct": 5, "cpu_max_pct": 9, "memory_bytes": 950, "memory_limit_bytes": 1000, "state": "exited", "image": "worker:2", "hostname": "h2"}
         ]);
         let output = answer(&all(), "get_container_metrics", json!({}), rows).unwrap();
         assert!(output.text.contains("; 1 with problems"), "{}", output.text);

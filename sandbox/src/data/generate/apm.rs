@@ -24,12 +24,6 @@ pub(super) fn generate_app_events(
     anchor_ms: i64,
     events: &mut BTreeMap<i64, Vec<Event>>,
 ) {
-    let error_classes = [
-        ("java.net.SocketTimeoutException", "Read timed out", "504"),
-        ("UpstreamUnavailable", "upstream connect error or disconnect/reset before headers", "503"),
-        ("ValidationError", "invalid card number", "400"),
-        ("InternalError", "unexpected nil pointer", "500"),
-    ];
     let mut texts = Texts::default();
     for app in apps {
         let account_events = events.entry(app.account_id).or_default();
@@ -55,7 +49,7 @@ pub(super) fn generate_app_events(
                 duration *= 6.0;
             }
             let duration = round_to(duration, 4);
-            let (class, message, code) = error_classes[rng.random_range(0..error_classes.len())];
+            let (class, message, code) = app.spec.errors[rng.random_range(0..app.spec.errors.len())];
             let status = if error { code } else { "200" };
             trace_counter += 1;
             let trace_id: Arc<str> = Arc::from(format!("{:016x}", rng.random::<u64>()));
@@ -99,11 +93,8 @@ pub(super) fn generate_app_events(
                         .with("trace.id", &trace_id),
                 );
             } else if trace_counter.is_multiple_of(4) {
-                let (level, text) = if duration > app.spec.base_duration * 3.0 {
-                    ("WARN", format!("slow request {uri} took {:.0} ms", duration * 1000.0))
-                } else {
-                    ("INFO", format!("completed {method} {uri} in {:.0} ms", duration * 1000.0))
-                };
+                let slow = duration > app.spec.base_duration * 3.0;
+                let (level, text) = success_log_line(name, method, uri, duration * 1000.0, slow);
                 account_events.push(
                     Event::new("Log", timestamp)
                         .with("message", text)
@@ -133,6 +124,75 @@ pub(super) fn generate_app_events(
                 }
                 account_events.push(span);
             }
+        }
+    }
+}
+
+/// The level and message an app logs for a request that succeeded. Background work (a
+/// transaction with no HTTP method, such as a Kafka consumer) names its transaction instead
+/// of a request line.
+fn success_log_line(
+    name: &str,
+    method: &str,
+    uri: &str,
+    duration_ms: f64,
+    slow: bool,
+) -> (&'static str, String) {
+    let subject = if method.is_empty() { name.to_string() } else { format!("{method} {uri}") };
+    if slow {
+        ("WARN", format!("slow {subject} took {duration_ms:.0} ms"))
+    } else {
+        ("INFO", format!("completed {subject} in {duration_ms:.0} ms"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::success_log_line;
+
+    #[test]
+    fn success_log_lines_name_the_request_or_the_background_transaction() {
+        let consume = "OtherTransaction/Message/Kafka/Topic/Consume/Named/inventory-reservations";
+        let cases = [
+            (
+                "WebTransaction/Go/payments/capture",
+                "POST",
+                "/v1/payments/capture",
+                164.2,
+                false,
+                "INFO",
+                "completed POST /v1/payments/capture in 164 ms",
+            ),
+            (
+                "WebTransaction/Go/payments/capture",
+                "POST",
+                "/v1/payments/capture",
+                912.0,
+                true,
+                "WARN",
+                "slow POST /v1/payments/capture took 912 ms",
+            ),
+            (
+                consume,
+                "",
+                "",
+                376.4,
+                false,
+                "INFO",
+                "completed OtherTransaction/Message/Kafka/Topic/Consume/Named/inventory-reservations in 376 ms",
+            ),
+            (
+                consume,
+                "",
+                "",
+                2400.0,
+                true,
+                "WARN",
+                "slow OtherTransaction/Message/Kafka/Topic/Consume/Named/inventory-reservations took 2400 ms",
+            ),
+        ];
+        for (name, method, uri, duration_ms, slow, level, message) in cases {
+            assert_eq!(success_log_line(name, method, uri, duration_ms, slow), (level, message.to_string()));
         }
     }
 }
