@@ -35,7 +35,7 @@ use serde_json::{Map, Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
-use crate::sanitize::{new_error_id, sanitize, sanitize_json};
+use crate::sanitize::{new_error_id, sanitize, sanitize_output};
 
 mod lookups;
 mod name_hints;
@@ -135,10 +135,12 @@ pub fn to_mcp_tool(descriptor: &ToolDescriptor) -> Tool {
     tool
 }
 
-fn success(output: &ToolOutput) -> CallToolResult {
-    let mut structured = output.structured.clone();
-    sanitize_json(&mut structured);
-    let mut result = CallToolResult::success(vec![ContentBlock::text(sanitize(&output.text).into_owned())]);
+fn success(output: Arc<ToolOutput>) -> CallToolResult {
+    let clean = sanitize_output(&output);
+    drop(output);
+    // An answer nobody else holds (not cached) is moved into the result rather than copied.
+    let ToolOutput { structured, text } = Arc::unwrap_or_clone(clean);
+    let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
     result.structured_content = Some(structured);
     result
 }
@@ -303,7 +305,7 @@ impl ServerHandler for McpFront {
         }
         done.cancel();
         match outcome {
-            Ok(output) => Ok(success(&output).into()),
+            Ok(output) => Ok(success(output).into()),
             Err(error) => protocol_error(error),
         }
     }

@@ -10,17 +10,22 @@
 //! Text with nothing to remove is returned borrowed, without allocating: one combined
 //! scan decides that, so the common case costs a single pass.
 //!
+//! A tool's answer is sanitized by [`sanitize_output`], which remembers the sanitized form of
+//! an answer served many times (a cache hit), so each is scanned once.
+//!
 //! Internal failures are reported with an [`ErrorId`] that also appears in the log line
 //! holding the details, so the two can be matched without showing the details.
 
 mod error_id;
 mod json;
+mod output;
 mod rules;
 
 use std::borrow::Cow;
 
 pub use error_id::{ErrorId, new_error_id};
 pub use json::sanitize_json;
+pub use output::sanitize_output;
 
 /// Replaces a New Relic key or another key with a recognisable shape.
 pub const REDACTED_KEY: &str = "[redacted key]";

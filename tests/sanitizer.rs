@@ -465,3 +465,167 @@ proptest! {
         prop_assert!(!clean.contains(USER_KEY), "{:?}", clean);
     }
 }
+
+/// A cached answer that carries a secret, served through the real MCP front: the secret
+/// must be gone on the call that fills the cache and on every hit after it.
+mod cached_answers {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use futures::future::BoxFuture;
+    use newrelic_mcp::mcp::McpFront;
+    use newrelic_mcp_actors::tool::{
+        CacheKey, CachePolicy, Plan, PlanAction, PlanContext, PlanError, Plugin, Tool, ToolDescriptor,
+        ToolHints, ToolOutput,
+    };
+    use newrelic_mcp_actors::upstream::{
+        RequestKind, Upstream, UpstreamError, UpstreamRequest, UpstreamResponse,
+    };
+    use newrelic_mcp_actors::{Runtime, RuntimeConfig};
+    use serde_json::{Map, Value, json};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::time::Instant;
+    use tokio_util::sync::CancellationToken;
+
+    use super::{HMAC_SECRET_HEX, USER_KEY};
+
+    const LIMIT: Duration = Duration::from_secs(20);
+
+    /// An upstream whose every answer leaks a key, counting the requests it gets.
+    struct LeakyUpstream {
+        requests: AtomicUsize,
+    }
+
+    impl Upstream for LeakyUpstream {
+        fn endpoint(&self) -> &str {
+            "leaky"
+        }
+
+        fn execute<'a>(
+            &'a self,
+            _request: &'a UpstreamRequest,
+            _deadline: Instant,
+            _cancel: CancellationToken,
+        ) -> BoxFuture<'a, Result<UpstreamResponse, UpstreamError>> {
+            self.requests.fetch_add(1, Ordering::SeqCst);
+            let data = json!({
+                "rows": [{"message": format!("login with {USER_KEY}"), "apiKey": "plain-looking"}],
+                "note": format!("hmac secret: {HMAC_SECRET_HEX}"),
+            });
+            Box::pin(async move { Ok(UpstreamResponse { data, ..UpstreamResponse::default() }) })
+        }
+    }
+
+    struct LeakyTool {
+        descriptor: ToolDescriptor,
+    }
+
+    impl Tool for LeakyTool {
+        fn descriptor(&self) -> &ToolDescriptor {
+            &self.descriptor
+        }
+
+        fn plan(&self, arguments: Map<String, Value>, _context: &PlanContext) -> Result<Plan, PlanError> {
+            let arguments = Value::Object(arguments);
+            let request = UpstreamRequest {
+                operation: "Leaky",
+                document: "query Leaky { leaky }".into(),
+                variables: arguments.clone(),
+                kind: RequestKind::Read,
+                pagination: None,
+                async_poll: None,
+                experimental_opt_in: None,
+            };
+            Ok(Plan {
+                tool: self.descriptor.name.clone(),
+                action: PlanAction::Upstream {
+                    request,
+                    render: Arc::new(|response: UpstreamResponse| {
+                        let text = format!("answer: {}", response.data);
+                        Ok(ToolOutput { structured: response.data, text })
+                    }),
+                },
+                cache: Some(CachePolicy {
+                    key: CacheKey::new(&self.descriptor.name, None, &arguments),
+                    ttl: Duration::from_secs(60),
+                }),
+                timeout: Duration::from_secs(5),
+                nrql_account: None,
+            })
+        }
+    }
+
+    struct LeakyPlugin;
+
+    impl Plugin for LeakyPlugin {
+        fn name(&self) -> &str {
+            "leaky"
+        }
+        fn version(&self) -> &str {
+            "1"
+        }
+        fn description(&self) -> &str {
+            "answers with secrets"
+        }
+        fn tools(&self) -> Vec<Arc<dyn Tool>> {
+            let mut schema = Map::new();
+            schema.insert("type".into(), json!("object"));
+            vec![Arc::new(LeakyTool {
+                descriptor: ToolDescriptor {
+                    name: "leaky_lookup".into(),
+                    title: "Leaky lookup".into(),
+                    description: "Answers with secrets.".into(),
+                    category: "test".into(),
+                    input_schema: Arc::new(schema),
+                    output_schema: None,
+                    hints: ToolHints::READ,
+                    cache_ttl: Some(Duration::from_secs(60)),
+                },
+            })]
+        }
+    }
+
+    #[tokio::test]
+    async fn a_secret_in_a_cached_answer_never_leaves_on_the_first_call_or_on_a_hit() {
+        let upstream = Arc::new(LeakyUpstream { requests: AtomicUsize::new(0) });
+        let runtime = Runtime::start(RuntimeConfig::default(), upstream.clone(), vec![Arc::new(LeakyPlugin)])
+            .await
+            .unwrap();
+        let (client, server) = tokio::io::duplex(1 << 20);
+        let (server_reader, server_writer) = tokio::io::split(server);
+        let serving = tokio::spawn(McpFront::new(runtime.clone()).serve(server_reader, server_writer));
+        let (client_reader, mut client_writer) = tokio::io::split(client);
+        let mut lines = BufReader::new(client_reader).lines();
+
+        let initialize = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}});
+        let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        client_writer.write_all(format!("{initialize}\n{initialized}\n").as_bytes()).await.unwrap();
+        let handshake = tokio::time::timeout(LIMIT, lines.next_line()).await.unwrap().unwrap().unwrap();
+        assert!(handshake.contains("\"id\":0"), "{handshake}");
+
+        for id in 1..=3 {
+            let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                "params": {"name": "leaky_lookup", "arguments": {"q": "same"}}});
+            client_writer.write_all(format!("{call}\n").as_bytes()).await.unwrap();
+            let line = tokio::time::timeout(LIMIT, lines.next_line()).await.unwrap().unwrap().unwrap();
+            for secret in [USER_KEY, HMAC_SECRET_HEX, "plain-looking"] {
+                assert!(!line.contains(secret), "call {id} leaked {secret}: {line}");
+            }
+            let response: Value = serde_json::from_str(&line).unwrap();
+            let result = &response["result"];
+            assert_eq!(result["isError"], json!(false), "call {id}: {line}");
+            assert_eq!(result["structuredContent"]["rows"][0]["message"], json!("login with [redacted key]"));
+            assert_eq!(result["structuredContent"]["rows"][0]["apiKey"], json!("[redacted]"));
+            assert!(result["content"][0]["text"].as_str().unwrap().contains("[redacted key]"), "{line}");
+        }
+        assert_eq!(upstream.requests.load(Ordering::SeqCst), 1, "the later calls were cache hits");
+        assert_eq!(runtime.stats().await.cache_hits, 2);
+
+        drop(client_writer);
+        drop(lines);
+        let _ = tokio::time::timeout(LIMIT, serving).await;
+        runtime.shutdown().await;
+    }
+}

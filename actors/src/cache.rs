@@ -14,6 +14,7 @@
 
 pub mod inflight;
 pub mod store;
+pub mod weight;
 
 use std::sync::Arc;
 use std::time::Duration;

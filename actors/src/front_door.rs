@@ -7,6 +7,8 @@
 //! their own that runs the two-step confirmation ([`writes`](crate::writes)). It never awaits
 //! a downstream reply, so one slow query cannot stall routing.
 
+mod plan_memo;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -22,10 +24,13 @@ use crate::links::Links;
 use crate::signer::binding_for_call;
 use crate::status;
 use crate::tool::{
-    CONFIRMATION_TOKEN_ARGUMENT, PlanAction, PlanContext, PlanError, ToolError, ToolErrorKind, ToolTable,
+    CONFIRMATION_TOKEN_ARGUMENT, CachePolicy, PlanAction, PlanContext, PlanError, ToolError, ToolErrorKind,
+    ToolTable,
 };
 use crate::upstream::RequestKind;
 use crate::writes::{self, WriteCall};
+
+use self::plan_memo::{CachedRoute, PlanMemo};
 
 pub enum FrontDoorMsg {
     Call(ToolCall, RpcReplyPort<CallResult>),
@@ -53,6 +58,8 @@ pub struct FrontDoorState {
     links: Links,
     plan_defaults: PlanContext,
     counters: Arc<Counters>,
+    /// Recent plans of cacheable calls, so that a repeated call skips planning.
+    plan_memo: PlanMemo,
 }
 
 fn now_epoch_ms() -> i64 {
@@ -108,11 +115,17 @@ fn executor_restarting_error() -> ToolError {
 }
 
 impl FrontDoorState {
-    fn call(&self, call: ToolCall, reply: RpcReplyPort<CallResult>) {
+    fn call(&mut self, call: ToolCall, reply: RpcReplyPort<CallResult>) {
         if call.attempt <= 1 {
             Counters::bump(&self.counters.calls);
         }
         let ToolCall { tool: name, mut arguments, cancel, attempt } = call;
+        let now = Instant::now();
+        if let Some(route) = self.plan_memo.get(&name, &arguments, self.table.generation, now) {
+            let (policy, fill) = route.fill(now);
+            self.route_cacheable(policy, fill, cancel, reply);
+            return;
+        }
         let Some(tool) = self.table.get(&name) else {
             let known = self.table.iter().map(|tool| tool.descriptor().name.clone()).collect();
             let _ = reply.send(Err(CallError::UnknownTool { name, known }));
@@ -135,6 +148,8 @@ impl FrontDoorState {
             }
             None => {}
         }
+        // Kept for tools that may cache, to remember their plan below.
+        let remembered = descriptor.cache_ttl.is_some().then(|| arguments.clone());
         let token = match take_confirmation_token(&mut arguments) {
             Ok(token) => token,
             Err(reason) => {
@@ -188,25 +203,48 @@ impl FrontDoorState {
                 return;
             }
         };
+        if let (Some(cache), Some(arguments)) = (plan.cache, remembered) {
+            let route = CachedRoute {
+                tool: plan.tool.clone(),
+                cache,
+                request: request.clone(),
+                render: render.clone(),
+                timeout,
+                nrql_account: plan.nrql_account,
+            };
+            self.plan_memo.insert(name, arguments, self.table.generation, now, route);
+        }
         let fill = FillSpec {
             tool: plan.tool,
             request,
             render,
-            deadline: Instant::now() + timeout,
+            deadline: now + timeout,
             timeout,
             nrql_account: plan.nrql_account,
         };
         match plan.cache {
-            Some(policy) if !self.links.shards.is_empty() => {
-                let shard = &self.links.shards[policy.key.shard(self.links.shards.len())];
-                let request = CacheRequest { key: policy.key, ttl: policy.ttl, fill, cancel, reply };
-                if let Err(MessagingErr::SendErr(ShardMsg::Get(request))) = shard.cast(ShardMsg::Get(request))
-                {
-                    // The shard is restarting: serve the call uncached rather than fail it.
-                    self.execute(request.fill, request.cancel, request.reply);
-                }
-            }
-            _ => self.execute(fill, cancel, reply),
+            Some(policy) => self.route_cacheable(policy, fill, cancel, reply),
+            None => self.execute(fill, cancel, reply),
+        }
+    }
+
+    /// Sends a cacheable call to its shard; serves it uncached while no shard can take it.
+    fn route_cacheable(
+        &self,
+        policy: CachePolicy,
+        fill: FillSpec,
+        cancel: tokio_util::sync::CancellationToken,
+        reply: RpcReplyPort<CallResult>,
+    ) {
+        if self.links.shards.is_empty() {
+            self.execute(fill, cancel, reply);
+            return;
+        }
+        let shard = &self.links.shards[policy.key.shard(self.links.shards.len())];
+        let request = CacheRequest { key: policy.key, ttl: policy.ttl, fill, cancel, reply };
+        if let Err(MessagingErr::SendErr(ShardMsg::Get(request))) = shard.cast(ShardMsg::Get(request)) {
+            // The shard is restarting: serve the call uncached rather than fail it.
+            self.execute(request.fill, request.cancel, request.reply);
         }
     }
 
@@ -248,6 +286,7 @@ impl Actor for FrontDoor {
             links: args.links,
             plan_defaults: args.plan_defaults,
             counters: args.counters,
+            plan_memo: PlanMemo::new(plan_memo::DEFAULT_CAPACITY, plan_memo::DEFAULT_LIFETIME),
         })
     }
 

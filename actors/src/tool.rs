@@ -67,19 +67,9 @@ pub struct ToolOutput {
 }
 
 impl ToolOutput {
-    /// Approximate heap bytes, for the cache's weigher.
+    /// Heap bytes this answer holds, as the cache counts them against its capacity.
     pub fn weight(&self) -> u64 {
-        fn value_weight(value: &Value) -> u64 {
-            match value {
-                Value::Null | Value::Bool(_) | Value::Number(_) => 16,
-                Value::String(s) => 24 + s.len() as u64,
-                Value::Array(items) => 24 + items.iter().map(value_weight).sum::<u64>(),
-                Value::Object(map) => {
-                    48 + map.iter().map(|(k, v)| 32 + k.len() as u64 + value_weight(v)).sum::<u64>()
-                }
-            }
-        }
-        64 + self.text.len() as u64 + value_weight(&self.structured)
+        crate::cache::weight::output_bytes(self)
     }
 }
 

@@ -162,3 +162,35 @@ async fn a_cancelled_call_is_answered_at_once() {
     eventually("the upstream call is abandoned", || upstream.cancels_seen() == 1).await;
     handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_repeated_cacheable_call_is_not_planned_again_until_the_table_changes() {
+    let query = EchoTool::cached("query", Duration::from_secs(60));
+    let fetch = EchoTool::uncached("fetch");
+    let (query_plans, fetch_plans) = (query.plans(), fetch.plans());
+    let plugin = TestPlugin::shared("test", vec![Arc::new(query), Arc::new(fetch)]);
+    let upstream = FakeUpstream::new();
+    let handle = Runtime::start(small_config(), upstream.clone(), vec![plugin]).await.unwrap();
+    let plans = |counter: &std::sync::atomic::AtomicUsize| counter.load(std::sync::atomic::Ordering::SeqCst);
+
+    for _ in 0..5 {
+        bounded(&handle, call("query", "same")).await.unwrap();
+        bounded(&handle, call("fetch", "same")).await.unwrap();
+    }
+    assert_eq!(plans(&query_plans), 1, "the cacheable call was planned once");
+    assert_eq!(plans(&fetch_plans), 5, "uncached calls are planned every time");
+    assert_eq!(upstream.calls(), 1 + 5);
+
+    bounded(&handle, call("query", "other")).await.unwrap();
+    assert_eq!(plans(&query_plans), 2, "other arguments are planned");
+
+    // A new tool table (a plugin loaded) may change any tool: plans made before it are not reused.
+    handle
+        .register_plugin(TestPlugin::shared("extra", vec![Arc::new(EchoTool::uncached("extra"))]))
+        .await
+        .unwrap();
+    bounded(&handle, call("query", "same")).await.unwrap();
+    assert_eq!(plans(&query_plans), 3);
+    assert_eq!(upstream.calls(), 1 + 5 + 1, "the replanned call was still a cache hit");
+    handle.shutdown().await;
+}

@@ -314,6 +314,13 @@ impl Report {
                     server.coalesced,
                     server.rejected_overloaded
                 );
+                let _ = writeln!(
+                    out,
+                    "cache       {} entries, {} bytes by its own accounting ({:.1} MiB) at the end",
+                    server.cache_entries_at_end,
+                    server.cache_bytes_at_end,
+                    server.cache_bytes_at_end as f64 / (1024.0 * 1024.0)
+                );
             }
             None => {
                 let _ = writeln!(
@@ -437,6 +444,8 @@ mod tests {
             coalesced: 0,
             rejected_overloaded: 0,
             cache_hit_ratio: Some(0.9),
+            cache_entries_at_end: 3,
+            cache_bytes_at_end: 3 * 1024 * 1024,
         });
         let report = Report::new(&recorder, facts);
         let table = report.table();
@@ -448,6 +457,7 @@ mod tests {
             "       1  timeout",
             "execute_nrql_query         2        1",
             "1 New Relic calls for 2 tool calls; cache hit ratio 90.0% (9 hits, 1 misses, 0 coalesced)",
+            "cache       3 entries, 3145728 bytes by its own accounting (3.0 MiB) at the end",
         ] {
             assert!(table.contains(expected), "missing {expected:?} in\n{table}");
         }

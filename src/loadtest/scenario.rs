@@ -374,6 +374,11 @@ mod tests {
         let cached = parse(include_str!("../../examples/scenarios/cached-nrql.toml")).unwrap();
         assert_eq!(cached.entries.len(), 1);
         assert!(matches!(cached.entries[0].arguments[0].1, ArgumentValue::Fixed(_)));
+        let distinct = parse(include_str!("../../examples/scenarios/distinct-nrql.toml")).unwrap();
+        assert!(matches!(
+            distinct.entries[0].arguments[0].1,
+            ArgumentValue::Pattern { low: 1, high: 200_000, .. }
+        ));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The target's own counters, read through its `get_server_status` tool before and after
-//! the measured phase, so the report can say how many calls reached New Relic and how many
-//! the cache answered.
+//! the measured phase, so the report can say how many calls reached New Relic, how many
+//! the cache answered, and how much the cache held at the end.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -13,6 +13,10 @@ pub struct ServerCounters {
     pub cache_misses: u64,
     pub coalesced: u64,
     pub rejected_overloaded: u64,
+    /// Entries the cache held when the status was read.
+    pub cache_entries: u64,
+    /// Bytes the cache's own accounting says those entries take.
+    pub cache_bytes: u64,
 }
 
 /// How the counters moved over the measured phase.
@@ -25,6 +29,9 @@ pub struct ServerDelta {
     pub rejected_overloaded: u64,
     /// Hits over all cache lookups (hits, misses, coalesced); `None` without lookups.
     pub cache_hit_ratio: Option<f64>,
+    /// What the cache held at the end of the phase (a level, not a difference).
+    pub cache_entries_at_end: u64,
+    pub cache_bytes_at_end: u64,
 }
 
 /// Reads the counters from a `get_server_status` response; `None` when it is not one.
@@ -41,6 +48,8 @@ pub fn parse(response: &Value) -> Option<ServerCounters> {
         cache_misses: figure("cache", "misses")?,
         coalesced: figure("cache", "coalesced")?,
         rejected_overloaded: figure("pool", "rejected_overloaded")?,
+        cache_entries: figure("cache", "entries")?,
+        cache_bytes: figure("cache", "bytes")?,
     })
 }
 
@@ -57,6 +66,8 @@ pub fn difference(before: &ServerCounters, after: &ServerCounters) -> ServerDelt
         coalesced,
         rejected_overloaded: after.rejected_overloaded.saturating_sub(before.rejected_overloaded),
         cache_hit_ratio: (lookups > 0).then(|| cache_hits as f64 / lookups as f64),
+        cache_entries_at_end: after.cache_entries,
+        cache_bytes_at_end: after.cache_bytes,
     }
 }
 
@@ -89,7 +100,9 @@ mod tests {
                 cache_hits: 10,
                 cache_misses: 2,
                 coalesced: 1,
-                rejected_overloaded: 2
+                rejected_overloaded: 2,
+                cache_entries: 1,
+                cache_bytes: 10,
             }
         );
         let cases = [
@@ -121,6 +134,11 @@ mod tests {
             );
             assert_eq!(delta.cache_hit_ratio, ratio);
             assert_eq!(delta.rejected_overloaded, 0);
+            assert_eq!(
+                (delta.cache_entries_at_end, delta.cache_bytes_at_end),
+                (1, 10),
+                "levels, not differences"
+            );
         }
     }
 }

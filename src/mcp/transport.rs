@@ -131,8 +131,12 @@ fn decode(line: &[u8]) -> Decoded {
     )))
 }
 
+/// Room for a typical response line up front, so serializing one rarely reallocates.
+const TYPICAL_LINE_BYTES: usize = 1024;
+
 fn encode(message: &TxJsonRpcMessage<RoleServer>) -> io::Result<Vec<u8>> {
-    let mut line = serde_json::to_vec(message).map_err(io::Error::other)?;
+    let mut line = Vec::with_capacity(TYPICAL_LINE_BYTES);
+    serde_json::to_writer(&mut line, message).map_err(io::Error::other)?;
     line.push(b'\n');
     Ok(line)
 }

@@ -44,10 +44,15 @@ const CREDENTIAL_KEYS: &[&str] = &[
     "credentials",
 ];
 
+/// Compares without building the normalised key: this runs for every object key of every
+/// answer. Every listed name is ASCII, so a key with any other character never matches.
 fn is_credential_key(key: &str) -> bool {
-    let normalized: String =
-        key.chars().filter(|c| !matches!(c, '-' | '_' | ' ')).flat_map(char::to_lowercase).collect();
-    CREDENTIAL_KEYS.contains(&normalized.as_str())
+    let significant = || key.bytes().filter(|byte| !matches!(byte, b'-' | b'_' | b' '));
+    CREDENTIAL_KEYS.iter().any(|name| {
+        let mut remaining = name.bytes();
+        significant().all(|byte| remaining.next() == Some(byte.to_ascii_lowercase()))
+            && remaining.next().is_none()
+    })
 }
 
 /// Sanitizes every string in `value` in place: string values, object keys, and scalars
@@ -131,6 +136,14 @@ mod tests {
             ("tokens", false),
             ("nextCursor", false),
             ("guid", false),
+            ("", false),
+            ("---", false),
+            ("passwordx", false),
+            ("passwor", false),
+            ("PASS_WORD", true),
+            ("pässword", false),
+            ("Token", true),
+            ("x-api-key", true),
         ];
         for (key, expected) in cases {
             assert_eq!(is_credential_key(key), expected, "{key}");

@@ -1,7 +1,7 @@
 //! One shard's store: a size-weighted quick_cache with a deadline per entry.
 //!
-//! quick_cache evicts by weight (approximate bytes), not by age; expiry is checked on read,
-//! and an expired entry is removed and reported as a miss.
+//! quick_cache evicts by weight (the bytes an entry holds, see [`super::weight`]), not by
+//! age; expiry is checked on read, and an expired entry is removed and reported as a miss.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,10 +10,8 @@ use quick_cache::Weighter;
 use quick_cache::unsync::Cache;
 use tokio::time::Instant;
 
+use super::weight::{ENTRY_OVERHEAD_BYTES, output_bytes};
 use crate::tool::{CacheKey, ToolOutput};
-
-/// Bytes charged per entry beyond the output itself (key, deadline, bookkeeping).
-const ENTRY_OVERHEAD: u64 = 96;
 
 /// Average entry size used to size the cache's index up front.
 const TYPICAL_ENTRY_BYTES: u64 = 4 * 1024;
@@ -63,7 +61,7 @@ impl TtlStore {
         if ttl.is_zero() {
             return;
         }
-        let weight = output.weight().saturating_add(ENTRY_OVERHEAD);
+        let weight = output_bytes(&output).saturating_add(ENTRY_OVERHEAD_BYTES);
         self.cache.insert(key, Entry { output, weight, expires_at: now + ttl });
     }
 

@@ -191,9 +191,16 @@ pub struct EchoTool {
     timeout: Duration,
     /// The account whose NRQL budget each call spends, when set.
     nrql_account: Option<i64>,
+    /// How many times `plan` ran.
+    plans: Arc<AtomicUsize>,
 }
 
 impl EchoTool {
+    /// A counter of this tool's `plan` calls, shared with its clones.
+    pub fn plans(&self) -> Arc<AtomicUsize> {
+        self.plans.clone()
+    }
+
     pub fn new(name: &str, cache_ttl: Option<Duration>, hints: ToolHints) -> Self {
         Self {
             descriptor: ToolDescriptor {
@@ -209,6 +216,7 @@ impl EchoTool {
             shape: Shape::Echo,
             timeout: Duration::from_secs(30),
             nrql_account: None,
+            plans: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -245,6 +253,7 @@ impl Tool for EchoTool {
     }
 
     fn plan(&self, arguments: Map<String, Value>, _context: &PlanContext) -> Result<Plan, PlanError> {
+        self.plans.fetch_add(1, Ordering::SeqCst);
         let Some(q) = arguments.get("q").and_then(Value::as_str) else {
             return Err(PlanError::InvalidArguments("'q' must be a string".to_string()));
         };
