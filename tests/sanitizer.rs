@@ -476,8 +476,8 @@ mod cached_answers {
     use futures::future::BoxFuture;
     use newrelic_mcp::mcp::McpFront;
     use newrelic_mcp_actors::tool::{
-        CacheKey, CachePolicy, Plan, PlanAction, PlanContext, PlanError, Plugin, Tool, ToolDescriptor,
-        ToolHints, ToolOutput,
+        CacheKey, CachePolicy, NrqlAccounts, Plan, PlanAction, PlanContext, PlanError, Plugin, Tool,
+        ToolDescriptor, ToolHints, ToolOutput,
     };
     use newrelic_mcp_actors::upstream::{
         RequestKind, Upstream, UpstreamError, UpstreamRequest, UpstreamResponse,
@@ -551,7 +551,7 @@ mod cached_answers {
                     ttl: Duration::from_secs(60),
                 }),
                 timeout: Duration::from_secs(5),
-                nrql_account: None,
+                nrql_accounts: NrqlAccounts::NONE,
             })
         }
     }

@@ -29,7 +29,7 @@ use crate::call::{CallError, CallResult};
 use crate::counters::Counters;
 use crate::executor::{self, Responder, UpstreamJob, overloaded_error};
 use crate::links::Links;
-use crate::tool::{CacheKey, Renderer, ToolError, ToolErrorKind, ToolOutput};
+use crate::tool::{CacheKey, NrqlAccounts, Renderer, ToolError, ToolErrorKind, ToolOutput};
 use crate::upstream::UpstreamRequest;
 
 /// What a shard needs to start a fill if the key is missing.
@@ -40,7 +40,7 @@ pub struct FillSpec {
     pub deadline: Instant,
     pub timeout: Duration,
     /// The account whose NRQL budget the request spends, when it runs NRQL.
-    pub nrql_account: Option<i64>,
+    pub nrql_accounts: NrqlAccounts,
 }
 
 /// A cacheable call routed to its shard.
@@ -164,7 +164,7 @@ impl ShardState {
                     render: fill.render,
                     deadline: fill.deadline,
                     timeout: fill.timeout,
-                    nrql_account: fill.nrql_account,
+                    nrql_accounts: fill.nrql_accounts,
                     cancel: tokens.upstream.clone(),
                     breaker: self.links.breaker.clone(),
                     reply: Responder::fill(myself.clone(), key, fill_id),

@@ -37,7 +37,7 @@ use crate::cache::ShardMsg;
 use crate::call::{CallError, CallResult};
 use crate::counters::Counters;
 use crate::rate_limit::NrqlRateLimiter;
-use crate::tool::{CacheKey, Renderer, ToolError, ToolErrorKind, ToolOutput};
+use crate::tool::{CacheKey, NrqlAccounts, Renderer, ToolError, ToolErrorKind, ToolOutput};
 use crate::upstream::{Upstream, UpstreamRequest};
 
 /// Address of the executor pool.
@@ -79,7 +79,7 @@ pub struct UpstreamJob {
     /// The call's whole budget, quoted in timeout messages.
     pub timeout: Duration,
     /// The account whose NRQL budget the request spends, when it runs NRQL.
-    pub nrql_account: Option<i64>,
+    pub nrql_accounts: NrqlAccounts,
     pub cancel: CancellationToken,
     /// The breaker to consult; travels with the job so that a restarted breaker is picked up
     /// by the next job without the workers holding any shared, mutable reference.

@@ -210,7 +210,7 @@ impl FrontDoorState {
                 request: request.clone(),
                 render: render.clone(),
                 timeout,
-                nrql_account: plan.nrql_account,
+                nrql_accounts: plan.nrql_accounts,
             };
             self.plan_memo.insert(name, arguments, self.table.generation, now, route);
         }
@@ -220,7 +220,7 @@ impl FrontDoorState {
             render,
             deadline: now + timeout,
             timeout,
-            nrql_account: plan.nrql_account,
+            nrql_accounts: plan.nrql_accounts,
         };
         match plan.cache {
             Some(policy) => self.route_cacheable(policy, fill, cancel, reply),
@@ -260,7 +260,7 @@ impl FrontDoorState {
             render: fill.render,
             deadline: fill.deadline,
             timeout: fill.timeout,
-            nrql_account: fill.nrql_account,
+            nrql_accounts: fill.nrql_accounts,
             cancel,
             breaker: self.links.breaker.clone(),
             reply: Responder::caller(reply),

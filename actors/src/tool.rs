@@ -242,8 +242,59 @@ pub struct Plan {
     pub cache: Option<CachePolicy>,
     /// How long the whole call may take, retries included.
     pub timeout: Duration,
-    /// The account whose NRQL budget the upstream request spends, when it runs NRQL.
-    pub nrql_account: Option<i64>,
+    /// The accounts whose NRQL budget the upstream request spends, when it runs NRQL.
+    pub nrql_accounts: NrqlAccounts,
+}
+
+/// The accounts one upstream request spends NRQL budget in: none for requests that run no
+/// NRQL, one for most queries, up to [`NrqlAccounts::MAX`] for a cross-account query (New Relic
+/// counts such a query against every account it reads). `Copy`, so plans and remembered
+/// routes carry it without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NrqlAccounts {
+    ids: [i64; NrqlAccounts::MAX],
+    len: u8,
+}
+
+impl NrqlAccounts {
+    /// New Relic's limit of accounts in one cross-account NRQL query.
+    pub const MAX: usize = 5;
+    pub const NONE: Self = Self { ids: [0; Self::MAX], len: 0 };
+
+    pub const fn one(account: i64) -> Self {
+        Self { ids: [account, 0, 0, 0, 0], len: 1 }
+    }
+
+    /// The distinct accounts of `accounts`, in order; `None` past [`MAX`](Self::MAX).
+    pub fn many(accounts: &[i64]) -> Option<Self> {
+        let mut set = Self::NONE;
+        for &account in accounts {
+            if set.iter().any(|known| known == account) {
+                continue;
+            }
+            *set.ids.get_mut(usize::from(set.len))? = account;
+            set.len += 1;
+        }
+        Some(set)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = i64> + '_ {
+        self.ids.iter().take(usize::from(self.len)).copied()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+}
+
+impl From<Option<i64>> for NrqlAccounts {
+    fn from(account: Option<i64>) -> Self {
+        account.map_or(Self::NONE, Self::one)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,7 +315,7 @@ impl std::fmt::Debug for Plan {
             .field("action", &action)
             .field("cache", &self.cache)
             .field("timeout", &self.timeout)
-            .field("nrql_account", &self.nrql_account)
+            .field("nrql_accounts", &self.nrql_accounts)
             .finish()
     }
 }
@@ -440,5 +491,30 @@ impl ToolTable {
 
     pub fn plugins(&self) -> &[PluginSummary] {
         &self.plugins
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn nrql_accounts_hold_up_to_five_distinct_accounts_in_order() {
+        let cases: [(&[i64], Option<Vec<i64>>); 5] = [
+            (&[], Some(vec![])),
+            (&[7], Some(vec![7])),
+            (&[3, 1, 3, 2], Some(vec![3, 1, 2])),
+            (&[1, 2, 3, 4, 5], Some(vec![1, 2, 3, 4, 5])),
+            (&[1, 2, 3, 4, 5, 6], None),
+        ];
+        for (accounts, expected) in cases {
+            let got = NrqlAccounts::many(accounts).map(|set| set.iter().collect::<Vec<_>>());
+            assert_eq!(got, expected, "{accounts:?}");
+        }
+        assert_eq!(NrqlAccounts::from(Some(9)), NrqlAccounts::one(9));
+        assert!(NrqlAccounts::from(None).is_empty());
+        assert_eq!(NrqlAccounts::one(9).len(), 1);
     }
 }

@@ -25,7 +25,9 @@ use crate::call::{CallError, CallResult};
 use crate::executor::{self, Responder, UpstreamJob};
 use crate::links::Links;
 use crate::signer::{Binding, ConfirmationToken, SignerError, SignerMsg, UnixTime, WriteAdmission};
-use crate::tool::{CONFIRMATION_TOKEN_ARGUMENT, Renderer, ToolError, ToolErrorKind, ToolOutput, WritePlan};
+use crate::tool::{
+    CONFIRMATION_TOKEN_ARGUMENT, NrqlAccounts, Renderer, ToolError, ToolErrorKind, ToolOutput, WritePlan,
+};
 use crate::upstream::UpstreamRequest;
 
 /// How long a write waits for the signer; its work is microseconds, so this means it is gone.
@@ -146,7 +148,7 @@ async fn execute(
         render,
         deadline,
         timeout,
-        nrql_account: None,
+        nrql_accounts: NrqlAccounts::NONE,
         cancel: CancellationToken::new(),
         breaker: links.breaker.clone(),
         reply: Responder::caller(RpcReplyPort::from(sender)),

@@ -110,6 +110,31 @@ async fn accounts_have_separate_budgets_and_other_requests_none() {
 }
 
 #[tokio::test]
+async fn a_cross_account_query_spends_every_account_it_reads() {
+    let upstream = FakeUpstream::new();
+    let plugin = TestPlugin::shared(
+        "nrql",
+        vec![
+            Arc::new(EchoTool::uncached("across").with_nrql_accounts(&[7, 8])),
+            Arc::new(EchoTool::uncached("seven").with_nrql_account(7)),
+            Arc::new(EchoTool::uncached("eight").with_nrql_account(8)),
+        ],
+    );
+    let config = RuntimeConfig { nrql_per_minute: 2, ..small_config() };
+    let handle = Runtime::start(config, upstream.clone(), vec![plugin]).await.unwrap();
+    bounded(&handle, call("across", "1")).await.expect("both accounts have budget");
+    bounded(&handle, call("seven", "2")).await.expect("account 7's second query");
+    let eight = bounded(&handle, call("eight", "3")).await;
+    assert!(eight.is_ok(), "account 8 had spent one query of two: {eight:?}");
+    let refused = bounded(&handle, call("across", "4")).await;
+    let error = tool_error(&refused);
+    assert_eq!(error.kind, ToolErrorKind::RateLimited);
+    assert!(error.message.starts_with("account 7 reached"), "{}", error.message);
+    assert_eq!(upstream.calls(), 3, "the refused cross-account query never went upstream");
+    handle.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_spent_budget_is_not_cached_and_does_not_trip_the_breaker() {
     let upstream = FakeUpstream::new();
     let handle = start_with_budget(1, upstream.clone()).await;

@@ -14,8 +14,8 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use newrelic_mcp_actors::call::ToolCall;
 use newrelic_mcp_actors::tool::{
-    CacheKey, CachePolicy, Plan, PlanAction, PlanContext, PlanError, Plugin, Tool, ToolDescriptor, ToolHints,
-    ToolOutput,
+    CacheKey, CachePolicy, NrqlAccounts, Plan, PlanAction, PlanContext, PlanError, Plugin, Tool,
+    ToolDescriptor, ToolHints, ToolOutput,
 };
 use newrelic_mcp_actors::upstream::{
     RequestKind, Upstream, UpstreamError, UpstreamRequest, UpstreamResponse,
@@ -168,7 +168,7 @@ impl Tool for LookupTool {
             action: PlanAction::Upstream { request, render },
             cache,
             timeout: Duration::from_secs(30),
-            nrql_account: None,
+            nrql_accounts: NrqlAccounts::NONE,
         })
     }
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use newrelic_mcp_actors::tool::{
-    CacheKey, CachePolicy, Plan, PlanAction, PlanContext, PlanError, Renderer, Tool, ToolDescriptor,
-    ToolError, ToolHints, ToolOutput,
+    CacheKey, CachePolicy, NrqlAccounts, Plan, PlanAction, PlanContext, PlanError, Renderer, Tool,
+    ToolDescriptor, ToolError, ToolHints, ToolOutput,
 };
 use newrelic_mcp_actors::upstream::{UpstreamRequest, UpstreamResponse};
 use schemars::JsonSchema;
@@ -108,7 +108,7 @@ pub(crate) fn local_plan(descriptor: &ToolDescriptor, output: ToolOutput) -> Pla
         action: PlanAction::Local(output),
         cache: None,
         timeout: Duration::from_secs(1),
-        nrql_account: None,
+        nrql_accounts: NrqlAccounts::NONE,
     }
 }
 
@@ -134,7 +134,7 @@ where
         action: PlanAction::Upstream { request, render },
         cache,
         timeout,
-        nrql_account: None,
+        nrql_accounts: NrqlAccounts::NONE,
     }
 }
 

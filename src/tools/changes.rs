@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use newrelic_mcp_actors::tool::{
-    Plan, PlanContext, PlanError, Plugin, Tool, ToolDescriptor, ToolError, ToolErrorKind, ToolHints,
-    ToolOutput,
+    NrqlAccounts, Plan, PlanContext, PlanError, Plugin, Tool, ToolDescriptor, ToolError, ToolErrorKind,
+    ToolHints, ToolOutput,
 };
 use newrelic_mcp_actors::upstream::{RequestKind, UpstreamRequest, UpstreamResponse};
 use newrelic_mcp_nrql::{ParamSpec, ParamType, Policy};
@@ -277,7 +277,7 @@ fn plan_list_change_events(
                     render_changes(&label, (start, end), rows, &response)
                 },
             );
-            Ok(Plan { nrql_account: Some(account), ..plan })
+            Ok(Plan { nrql_accounts: NrqlAccounts::one(account), ..plan })
         }
     }
 }
@@ -518,7 +518,7 @@ fn plan_analyze_deployment_impact(
         NRQL_REQUEST_TIMEOUT,
         move |response| render_impact(&label, mode, window_ms, now, response),
     );
-    Ok(Plan { nrql_account: Some(account), ..plan })
+    Ok(Plan { nrql_accounts: NrqlAccounts::one(account), ..plan })
 }
 
 /// One side of the deployment.
@@ -846,7 +846,7 @@ mod tests {
         );
         let by_name =
             testing::plan(&tools(), "list_change_events", json!({"app_name": "payments-api"})).unwrap();
-        assert_eq!(by_name.nrql_account, Some(testing::ACCOUNT));
+        assert_eq!(by_name.nrql_accounts, NrqlAccounts::one(testing::ACCOUNT));
         let nrql = variables(&by_name)["nrql"].as_str().unwrap().to_string();
         assert!(nrql.contains("FROM Deployment WHERE appName = 'payments-api'"), "{nrql}");
         assert!(nrql.contains("LIMIT 20"), "{nrql}");

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use newrelic_mcp_actors::tool::{
-    Plan, PlanContext, PlanError, Plugin, Tool, ToolDescriptor, ToolError, ToolErrorKind, ToolHints,
-    ToolOutput,
+    NrqlAccounts, Plan, PlanContext, PlanError, Plugin, Tool, ToolDescriptor, ToolError, ToolErrorKind,
+    ToolHints, ToolOutput,
 };
 use newrelic_mcp_actors::upstream::{AsyncPoll, RequestKind, UpstreamRequest, UpstreamResponse};
 use newrelic_mcp_nrql::Policy;
@@ -368,14 +368,14 @@ fn nrql_plan_for(
     if accounts.len() > 1 {
         normalised["account_ids"] = json!(accounts);
     }
+    // A cross-account query spends the NRQL budget of every account it reads.
+    let nrql_accounts = NrqlAccounts::many(&accounts).unwrap_or(NrqlAccounts::one(first));
     let total_seconds = mode.total_seconds();
     let timeout = Duration::from_secs(total_seconds) + TRANSPORT_ALLOWANCE;
     let plan = upstream_plan(descriptor, Some(first), &normalised, request, timeout, move |response| {
         render_nrql(&accounts, &query, total_seconds, response)
     });
-    // The runtime charges one account's NRQL budget per call: a cross-account query is
-    // charged to its lowest account id, which is the one every such query shares most often.
-    Plan { nrql_account: Some(first), ..plan }
+    Plan { nrql_accounts, ..plan }
 }
 
 fn render_nrql(
@@ -637,7 +637,15 @@ mod tests {
             assert_eq!(request.async_poll.as_ref().map(|p| p.operation), poll, "{arguments}");
             assert_eq!(request.variables, variables, "{arguments}");
             assert_eq!(planned.timeout, Duration::from_secs(seconds), "{arguments}");
-            assert_eq!(planned.nrql_account, variables["accountId"].as_i64().or(Some(2)), "{arguments}");
+            let charged: Vec<i64> = match variables.get("accounts").and_then(Value::as_array) {
+                Some(accounts) => accounts.iter().filter_map(Value::as_i64).collect(),
+                None => vec![variables["accountId"].as_i64().unwrap_or(2)],
+            };
+            assert_eq!(
+                planned.nrql_accounts.iter().collect::<Vec<_>>(),
+                charged,
+                "every account pays: {arguments}"
+            );
             let document = DOCUMENTS.iter().find(|(name, _)| *name == operation).map(|(_, d)| *d);
             assert_eq!(
                 document,

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use newrelic_mcp_actors::tool::{
-    Plan, PlanContext, PlanError, Tool, ToolDescriptor, ToolError, ToolErrorKind, ToolOutput,
+    NrqlAccounts, Plan, PlanContext, PlanError, Tool, ToolDescriptor, ToolError, ToolErrorKind, ToolOutput,
 };
 use newrelic_mcp_actors::upstream::{RequestKind, UpstreamRequest, UpstreamResponse};
 use newrelic_mcp_nrql::{ParamSpec, Policy, Template, TemplateError};
@@ -398,7 +398,7 @@ where
         let answer = NrqlAnswer::from_response(account, text.clone(), timeout_seconds, &response)?;
         render(&answer, &render_context)
     });
-    Ok(Plan { nrql_account: Some(account), ..plan })
+    Ok(Plan { nrql_accounts: NrqlAccounts::one(account), ..plan })
 }
 
 /// Planning and rendering helpers for the tests of tools built here.
@@ -596,7 +596,7 @@ mod tests {
         for (arguments, expected) in cases {
             let planned = plan(arguments.clone()).unwrap();
             assert_eq!(nrql_of(&planned), expected, "{arguments}");
-            assert_eq!(planned.nrql_account, Some(1));
+            assert_eq!(planned.nrql_accounts, NrqlAccounts::one(1));
             assert_eq!(
                 planned.timeout,
                 Duration::from_secs(DEFAULT_NRQL_TIMEOUT_SECONDS) + TRANSPORT_ALLOWANCE

@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use newrelic_mcp_actors::tool::{
-    CONFIRMATION_TOKEN_ARGUMENT, Plan, PlanAction, PlanContext, PlanError, Plugin, Renderer, Tool,
-    ToolDescriptor, ToolError, ToolErrorKind, ToolHints, ToolOutput, WriteAccess, WritePlan,
+    CONFIRMATION_TOKEN_ARGUMENT, NrqlAccounts, Plan, PlanAction, PlanContext, PlanError, Plugin, Renderer,
+    Tool, ToolDescriptor, ToolError, ToolErrorKind, ToolHints, ToolOutput, WriteAccess, WritePlan,
 };
 use newrelic_mcp_actors::upstream::{RequestKind, UpstreamRequest, UpstreamResponse};
 use schemars::JsonSchema;
@@ -223,7 +223,7 @@ fn plan_query_nerdgraph(
             );
             // NRQL read this way spends the account's NRQL budget like any other.
             if operation.selects_nrql {
-                plan.nrql_account = account;
+                plan.nrql_accounts = NrqlAccounts::from(account);
             }
             Ok(plan)
         }
@@ -347,7 +347,7 @@ fn plan_mutation(
         })),
         cache: None,
         timeout: context.default_timeout,
-        nrql_account: None,
+        nrql_accounts: NrqlAccounts::NONE,
     })
 }
 
@@ -519,7 +519,7 @@ mod tests {
         assert_eq!(request.kind, RequestKind::Read);
         assert_eq!(request.variables, json!({}));
         assert_eq!(plan.cache.unwrap().ttl, CACHE_TTL);
-        assert_eq!(plan.nrql_account, None);
+        assert_eq!(plan.nrql_accounts, NrqlAccounts::NONE);
     }
 
     #[test]
@@ -788,6 +788,6 @@ mod tests {
     fn nrql_read_through_the_raw_tool_spends_the_account_s_budget() {
         let query = "query($accountId: Int!) { actor { account(id: $accountId) { nrql(query: \"SELECT 1\") { results } } } }";
         let plan = plan(json!({ "query": query, "account_id": 1 })).unwrap();
-        assert_eq!(plan.nrql_account, Some(1));
+        assert_eq!(plan.nrql_accounts, NrqlAccounts::one(1));
     }
 }

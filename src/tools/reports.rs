@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use newrelic_mcp_actors::tool::{
-    Plan, PlanContext, PlanError, Plugin, Tool, ToolDescriptor, ToolError, ToolErrorKind, ToolHints,
-    ToolOutput,
+    NrqlAccounts, Plan, PlanContext, PlanError, Plugin, Tool, ToolDescriptor, ToolError, ToolErrorKind,
+    ToolHints, ToolOutput,
 };
 use newrelic_mcp_actors::upstream::{Pagination, RequestKind, UpstreamRequest, UpstreamResponse};
 use newrelic_mcp_nrql::{ParamSpec, ParamType, Policy};
@@ -262,7 +262,7 @@ fn plan_alert_insights(
         upstream_plan(descriptor, Some(account), &normalised, request, REPORT_TIMEOUT, move |response| {
             render_alert_insights(account, issue_id.as_deref(), end, response)
         });
-    Ok(Plan { nrql_account: Some(account), ..plan })
+    Ok(Plan { nrql_accounts: NrqlAccounts::one(account), ..plan })
 }
 
 fn priority_rank(issue: &Value) -> u8 {
@@ -727,7 +727,7 @@ fn plan_user_impact(
         REPORT_TIMEOUT,
         move |response| render_user_impact(&scope, &window, issue_id.as_deref(), end, response),
     );
-    Ok(Plan { nrql_account: Some(account), ..plan })
+    Ok(Plan { nrql_accounts: NrqlAccounts::one(account), ..plan })
 }
 
 /// Page views, load time and JavaScript errors of the intervals starting in `[from, to)`.
@@ -953,7 +953,7 @@ mod tests {
         assert_eq!(variables(&by_id)["issueFilter"], json!({"ids": ["abc-1"]}));
         let open = testing::plan(&tools(), "generate_alert_insights_report", json!({})).unwrap();
         assert_eq!(variables(&open)["issueFilter"], json!({"states": ["CREATED", "ACTIVATED"]}));
-        assert_eq!(open.nrql_account, Some(testing::ACCOUNT));
+        assert_eq!(open.nrql_accounts, NrqlAccounts::one(testing::ACCOUNT));
         assert!(
             testing::plan(&tools(), "generate_alert_insights_report", json!({"issue_id": "x y"})).is_err()
         );

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use newrelic_mcp_actors::tool::{
-    Plan, PlanContext, PlanError, Plugin, Tool, ToolDescriptor, ToolError, ToolHints, ToolOutput,
+    NrqlAccounts, Plan, PlanContext, PlanError, Plugin, Tool, ToolDescriptor, ToolError, ToolHints,
+    ToolOutput,
 };
 use newrelic_mcp_actors::upstream::{RequestKind, UpstreamRequest, UpstreamResponse};
 use newrelic_mcp_nrql::{ParamSpec, ParamType, Policy};
@@ -151,7 +152,7 @@ fn plan_list_synthetic_monitors(
         upstream_plan(descriptor, Some(account), &normalised, request, MONITORS_TIMEOUT, move |response| {
             render_monitors(account, &window, response)
         });
-    Ok(Plan { nrql_account: Some(account), ..plan })
+    Ok(Plan { nrql_accounts: NrqlAccounts::one(account), ..plan })
 }
 
 fn tag(entity: &Value, key: &str) -> Option<String> {
@@ -608,7 +609,7 @@ mod tests {
     fn monitors_are_one_request_with_the_checks_query_beside_the_search() {
         let planned =
             testing::plan(&tools(), "list_synthetic_monitors", json!({"name_filter": "check"})).unwrap();
-        assert_eq!(planned.nrql_account, Some(testing::ACCOUNT));
+        assert_eq!(planned.nrql_accounts, NrqlAccounts::one(testing::ACCOUNT));
         let PlanAction::Upstream { request, .. } = &planned.action else { panic!("expected upstream") };
         assert_eq!(
             request.variables["query"],

@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use newrelic_mcp_actors::tool::{
-    CONFIRMATION_TOKEN_ARGUMENT, Plan, PlanAction, PlanContext, PlanError, Plugin, ReadBack, Renderer, Tool,
-    ToolDescriptor, ToolError, ToolErrorKind, ToolOutput, WritePlan,
+    CONFIRMATION_TOKEN_ARGUMENT, NrqlAccounts, Plan, PlanAction, PlanContext, PlanError, Plugin, ReadBack,
+    Renderer, Tool, ToolDescriptor, ToolError, ToolErrorKind, ToolOutput, WritePlan,
 };
 use newrelic_mcp_actors::upstream::{UpstreamRequest, UpstreamResponse};
 use schemars::JsonSchema;
@@ -248,7 +248,7 @@ where
         })),
         cache: None,
         timeout,
-        nrql_account: None,
+        nrql_accounts: NrqlAccounts::NONE,
     }
 }
 

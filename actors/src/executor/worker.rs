@@ -49,7 +49,7 @@ impl ExecutorWorker {
             render,
             deadline,
             timeout,
-            nrql_account,
+            nrql_accounts,
             cancel,
             breaker,
             mut reply,
@@ -61,11 +61,14 @@ impl ExecutorWorker {
             if Instant::now() >= deadline {
                 return Err(tool_error(&UpstreamError::new(FailureClass::DeadlineExceeded, "late"), timeout));
             }
-            if let Some(account) = nrql_account
-                && let Err(spent) = self.nrql_budget.check(account)
-            {
-                Counters::bump(&self.counters.rejected_rate_limited);
-                return Err(spent.tool_error());
+            // Every account a query reads spends its budget. When one account refuses, the
+            // accounts checked before it have still spent a query: erring on the side of
+            // sending less to New Relic.
+            for account in nrql_accounts.iter() {
+                if let Err(spent) = self.nrql_budget.check(account) {
+                    Counters::bump(&self.counters.rejected_rate_limited);
+                    return Err(spent.tool_error());
+                }
             }
             let probe = match admit(&breaker).await {
                 Some(Admission::Rejected { retry_in }) => return Err(unavailable_error(retry_in)),

@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use tokio::time::Instant;
 
 use crate::cache::FillSpec;
-use crate::tool::{CachePolicy, Renderer};
+use crate::tool::{CachePolicy, NrqlAccounts, Renderer};
 use crate::upstream::UpstreamRequest;
 
 /// Calls remembered at most: the distinct cacheable calls a busy server repeats within a second.
@@ -34,7 +34,7 @@ pub struct CachedRoute {
     pub render: Renderer,
     /// The plan's timeout, already defaulted.
     pub timeout: Duration,
-    pub nrql_account: Option<i64>,
+    pub nrql_accounts: NrqlAccounts,
 }
 
 impl CachedRoute {
@@ -46,7 +46,7 @@ impl CachedRoute {
             render: self.render.clone(),
             deadline: now + self.timeout,
             timeout: self.timeout,
-            nrql_account: self.nrql_account,
+            nrql_accounts: self.nrql_accounts,
         };
         (self.cache, fill)
     }
@@ -191,7 +191,7 @@ mod tests {
             },
             render,
             timeout: Duration::from_secs(5),
-            nrql_account: None,
+            nrql_accounts: NrqlAccounts::NONE,
         }
     }
 

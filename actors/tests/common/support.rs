@@ -10,8 +10,9 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use newrelic_mcp_actors::call::{CallError, CallResult, ToolCall};
 use newrelic_mcp_actors::tool::{
-    CacheKey, CachePolicy, Plan, PlanAction, PlanContext, PlanError, Plugin, ReadBack, Renderer, Tool,
-    ToolDescriptor, ToolError, ToolErrorKind, ToolFilter, ToolHints, ToolOutput, WriteAccess, WritePlan,
+    CacheKey, CachePolicy, NrqlAccounts, Plan, PlanAction, PlanContext, PlanError, Plugin, ReadBack,
+    Renderer, Tool, ToolDescriptor, ToolError, ToolErrorKind, ToolFilter, ToolHints, ToolOutput, WriteAccess,
+    WritePlan,
 };
 use newrelic_mcp_actors::upstream::{
     FailureClass, Pagination, RequestKind, Upstream, UpstreamError, UpstreamRequest, UpstreamResponse,
@@ -190,7 +191,7 @@ pub struct EchoTool {
     shape: Shape,
     timeout: Duration,
     /// The account whose NRQL budget each call spends, when set.
-    nrql_account: Option<i64>,
+    nrql_accounts: NrqlAccounts,
     /// How many times `plan` ran.
     plans: Arc<AtomicUsize>,
 }
@@ -215,7 +216,7 @@ impl EchoTool {
             },
             shape: Shape::Echo,
             timeout: Duration::from_secs(30),
-            nrql_account: None,
+            nrql_accounts: NrqlAccounts::NONE,
             plans: Arc::new(AtomicUsize::new(0)),
         }
     }
@@ -243,7 +244,12 @@ impl EchoTool {
 
     /// Every call runs NRQL against `account`, spending its budget.
     pub fn with_nrql_account(self, account: i64) -> Self {
-        Self { nrql_account: Some(account), ..self }
+        Self { nrql_accounts: NrqlAccounts::one(account), ..self }
+    }
+
+    /// Every call runs one cross-account NRQL query, spending each account's budget.
+    pub fn with_nrql_accounts(self, accounts: &[i64]) -> Self {
+        Self { nrql_accounts: NrqlAccounts::many(accounts).expect("at most five accounts"), ..self }
     }
 }
 
@@ -298,7 +304,7 @@ impl Tool for EchoTool {
             },
             cache,
             timeout: self.timeout,
-            nrql_account: self.nrql_account,
+            nrql_accounts: self.nrql_accounts,
         })
     }
 }
@@ -342,7 +348,7 @@ fn write_plan(tool: &str, q: &str, request: UpstreamRequest, timeout: Duration) 
         })),
         cache: None,
         timeout,
-        nrql_account: None,
+        nrql_accounts: NrqlAccounts::NONE,
     }
 }
 
@@ -382,7 +388,7 @@ impl Tool for ClockTool {
             }),
             cache: None,
             timeout: context.default_timeout,
-            nrql_account: None,
+            nrql_accounts: NrqlAccounts::NONE,
         })
     }
 }
