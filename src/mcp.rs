@@ -295,15 +295,16 @@ impl ServerHandler for McpFront {
         call.cancel = context.ct.clone();
         let hint_source =
             name_hints::may_hint(&call.tool).then(|| (call.tool.clone(), call.arguments.clone()));
-        let done = CancellationToken::new();
-        if let Some(token) = context.meta.get_progress_token() {
+        // Progress reports stop when this call ends, however it ends (the guard cancels on drop).
+        let _progress = context.meta.get_progress_token().map(|token| {
+            let done = CancellationToken::new();
             tokio::spawn(report_progress(context.peer.clone(), token, call.tool.clone(), done.clone()));
-        }
+            done.drop_guard()
+        });
         let mut outcome = self.runtime.call(call).await;
         if let Some((tool, arguments)) = hint_source {
             outcome = self.with_name_hint(outcome, &tool, &arguments, &context.ct).await;
         }
-        done.cancel();
         match outcome {
             Ok(output) => Ok(success(output).into()),
             Err(error) => protocol_error(error),

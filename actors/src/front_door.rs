@@ -149,7 +149,8 @@ impl FrontDoorState {
             None => {}
         }
         // Kept for tools that may cache, to remember their plan below.
-        let remembered = descriptor.cache_ttl.is_some().then(|| arguments.clone());
+        let remembered = (descriptor.cache_ttl.is_some() && plan_memo::worth_remembering(&arguments))
+            .then(|| arguments.clone());
         let token = match take_confirmation_token(&mut arguments) {
             Ok(token) => token,
             Err(reason) => {

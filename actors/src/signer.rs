@@ -29,7 +29,7 @@ pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
 pub use confirmation::{Binding, ConfirmationError, ConfirmationToken, binding_for_call};
 pub use key::{KeyError, Signature, SignatureError, SigningKey};
 pub use ledger::{LedgerConfigError, Nonce, NonceError};
-pub use writes::{WriteAdmission, WriteLedgerError};
+pub use writes::{WriteAdmission, WriteLedgerError, WriteOutcome};
 
 use canonical::CanonicalRequestError;
 

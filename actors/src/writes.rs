@@ -24,7 +24,9 @@ use tokio_util::sync::CancellationToken;
 use crate::call::{CallError, CallResult};
 use crate::executor::{self, Responder, UpstreamJob};
 use crate::links::Links;
-use crate::signer::{Binding, ConfirmationToken, SignerError, SignerMsg, UnixTime, WriteAdmission};
+use crate::signer::{
+    Binding, ConfirmationToken, SignerError, SignerMsg, UnixTime, WriteAdmission, WriteOutcome,
+};
 use crate::tool::{
     CONFIRMATION_TOKEN_ARGUMENT, NrqlAccounts, Renderer, ToolError, ToolErrorKind, ToolOutput, WritePlan,
 };
@@ -50,14 +52,24 @@ pub(crate) fn route(call: WriteCall, links: Links, reply: RpcReplyPort<CallResul
     tokio::spawn(async move {
         let cancel = call.cancel.clone();
         let tool = call.tool.clone();
+        let (binding, confirmed) = (call.binding, call.token.is_some());
+        let signer = links.signer.clone();
         // A write, once confirmed, runs to its end on a task of its own so that its outcome is
         // recorded; cancelling only stops the caller waiting for it.
         let work = tokio::spawn(async move { run(call, &links).await });
         let result = tokio::select! {
-            joined = work => joined.unwrap_or_else(|failure| Err(ToolError::new(
-                ToolErrorKind::Internal,
-                format!("the write task of '{tool}' failed ({failure}); check in New Relic whether it was applied"),
-            ))),
+            joined = work => joined.unwrap_or_else(|failure| {
+                let reason = format!("the write task of '{tool}' failed ({failure})");
+                if confirmed {
+                    // Whether it got as far as New Relic is unknown: hold repeats off.
+                    let outcome = WriteOutcome::Uncertain(reason.clone());
+                    let _ = signer.cast(SignerMsg::FinishWrite { binding, outcome });
+                }
+                Err(ToolError::new(
+                    ToolErrorKind::Internal,
+                    format!("{reason}; check in New Relic whether it was applied"),
+                ))
+            }),
             () = cancel.cancelled() => Err(ToolError::new(
                 ToolErrorKind::Cancelled,
                 format!(
@@ -94,13 +106,71 @@ async fn run(call: WriteCall, links: &Links) -> Result<Arc<ToolOutput>, ToolErro
                 ),
             )
         }),
+        WriteAdmission::Uncertain { reason, since } => Err(ToolError::new(
+            ToolErrorKind::Policy,
+            format!(
+                "'{tool}' with these exact arguments was confirmed {} s ago and ended without a clear \
+                 outcome ({reason}); it may have been applied. Check in New Relic before changing it \
+                 again; this exact call is refused until {} s after that attempt",
+                UnixTime::now().saturating_secs_since(since),
+                WRITE_WINDOW_HINT_SECS,
+            ),
+        )),
         WriteAdmission::Proceed => {
-            let outcome = apply(&tool, plan, links, deadline, timeout).await;
-            let recorded = outcome.as_ref().ok().cloned();
-            let _ = links.signer.cast(SignerMsg::FinishWrite { binding, output: recorded });
-            outcome
+            let (result, outcome) = match apply(&tool, plan, links, deadline, timeout).await {
+                Ok(output) => (Ok(output.clone()), WriteOutcome::Applied(output)),
+                Err(Sent::NotApplied(error)) => (Err(error), WriteOutcome::NotApplied),
+                Err(Sent::Unknown(error)) => {
+                    let outcome = WriteOutcome::Uncertain(error.message.clone());
+                    (Err(may_have_been_applied(error)), outcome)
+                }
+            };
+            let _ = links.signer.cast(SignerMsg::FinishWrite { binding, outcome });
+            result
         }
     }
+}
+
+/// How long a write of unknown outcome holds repeats off, as the refusal quotes it: the
+/// default window (a configured one only changes how long, not what to do).
+const WRITE_WINDOW_HINT_SECS: u64 = crate::signer::writes::DEFAULT_WRITE_WINDOW.as_secs();
+
+/// Why a confirmed write failed, by what it says about New Relic's state.
+enum Sent {
+    /// Refused before anything could change (bad arguments, auth, limits, nothing sent).
+    NotApplied(ToolError),
+    /// It may have reached New Relic and been applied (timeouts, 5xx, lost answers).
+    Unknown(ToolError),
+}
+
+impl Sent {
+    fn of(error: ToolError) -> Self {
+        match error.kind {
+            ToolErrorKind::BadRequest
+            | ToolErrorKind::Policy
+            | ToolErrorKind::Auth
+            | ToolErrorKind::RateLimited
+            | ToolErrorKind::Unavailable
+            | ToolErrorKind::Overloaded
+            | ToolErrorKind::NotFound
+            | ToolErrorKind::Restarted => Self::NotApplied(error),
+            ToolErrorKind::UpstreamTransient
+            | ToolErrorKind::Timeout
+            | ToolErrorKind::Cancelled
+            | ToolErrorKind::Internal => Self::Unknown(error),
+        }
+    }
+}
+
+/// The error of a write whose outcome is unknown, with what to do about it.
+fn may_have_been_applied(error: ToolError) -> ToolError {
+    let message = format!(
+        "{}. The change may have been applied: check in New Relic before confirming it again (repeats of \
+         this exact call are refused for {} minutes)",
+        error.message.trim_end_matches('.'),
+        WRITE_WINDOW_HINT_SECS / 60
+    );
+    ToolError { kind: ToolErrorKind::Policy, message, retry_after: None, ..error }
 }
 
 /// Sends the mutation once, then reads the object back uncached.
@@ -110,11 +180,16 @@ async fn apply(
     links: &Links,
     deadline: Instant,
     timeout: Duration,
-) -> Result<Arc<ToolOutput>, ToolError> {
+) -> Result<Arc<ToolOutput>, Sent> {
     let WritePlan { request, render, read_back, .. } = plan;
-    let written = execute(tool, request, render, links, deadline, timeout)
-        .await
-        .map_err(|lost| lost.unwrap_or_else(|| crate::front_door::write_restarted_error(tool)))?;
+    let written =
+        execute(tool, request, render, links, deadline, timeout).await.map_err(|lost| match lost {
+            Some(error) => Sent::of(error),
+            None => Sent::Unknown(ToolError::new(
+                ToolErrorKind::Restarted,
+                format!("a server component restarted while '{tool}' was being applied"),
+            )),
+        })?;
     let Some((read, render_read)) = read_back.and_then(|build| build(&written)) else {
         return Ok(written);
     };

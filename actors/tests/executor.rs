@@ -166,8 +166,18 @@ async fn a_write_lost_to_a_crash_is_not_repeated() {
     upstream.panic_next(1);
     let result = bounded(&handle, confirmed(call("mutate", "create dashboard"), &token)).await;
     let error = tool_error(&result);
-    assert_eq!(error.kind, ToolErrorKind::Restarted);
-    assert!(error.message.contains("may or may not have been applied"), "{}", error.message);
+    assert_eq!(error.kind, ToolErrorKind::Policy, "not to be retried blindly");
+    assert!(error.message.contains("restarted while 'mutate' was being applied"), "{}", error.message);
+    assert!(error.message.contains("may have been applied: check in New Relic"), "{}", error.message);
     assert_eq!(upstream.calls(), 1, "the write was not sent twice");
+
+    // Neither the same token nor a fresh confirmation sends it again while the outcome is unknown.
+    let replayed = bounded(&handle, confirmed(call("mutate", "create dashboard"), &token)).await;
+    assert!(tool_error(&replayed).message.contains("ended without a clear outcome"), "{replayed:?}");
+    let preview = bounded(&handle, call("mutate", "create dashboard")).await.unwrap();
+    let fresh = preview.structured["confirmation"]["confirmation_token"].as_str().unwrap().to_string();
+    let again = bounded(&handle, confirmed(call("mutate", "create dashboard"), &fresh)).await;
+    assert!(tool_error(&again).message.contains("it may have been applied"), "{again:?}");
+    assert_eq!(upstream.calls(), 1);
     handle.shutdown().await;
 }

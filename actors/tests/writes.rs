@@ -127,6 +127,31 @@ async fn a_failed_write_leaves_nothing_on_record_and_its_token_is_spent() {
 }
 
 #[tokio::test]
+async fn a_write_that_may_have_reached_new_relic_is_not_confirmed_again() {
+    let upstream = FakeUpstream::new();
+    let handle = start(small_config(), upstream.clone()).await;
+    let token = token_of(&bounded(&handle, call("mutate", "policy-a")).await);
+    upstream.fail_with(Some(FailureClass::Transient));
+    let failed = bounded(&handle, confirmed(call("mutate", "policy-a"), &token)).await;
+    let error = tool_error(&failed);
+    assert_eq!(error.kind, ToolErrorKind::Policy);
+    assert!(error.message.contains("The change may have been applied"), "{}", error.message);
+    upstream.fail_with(None);
+
+    let token = token_of(&bounded(&handle, call("mutate", "policy-a")).await);
+    let refused = bounded(&handle, confirmed(call("mutate", "policy-a"), &token)).await;
+    assert!(tool_error(&refused).message.contains("ended without a clear outcome"), "{refused:?}");
+    assert_eq!(upstream.received(RequestKind::Write), 1, "sent once, never again while in doubt");
+    bounded(
+        &handle,
+        confirmed(call("mutate", "policy-b"), &token_of(&bounded(&handle, call("mutate", "policy-b")).await)),
+    )
+    .await
+    .expect("other arguments are not held off");
+    handle.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_write_that_cannot_be_read_back_still_reports_it_was_applied() {
     let upstream = FakeUpstream::new();
     let handle = start(small_config(), upstream.clone()).await;

@@ -35,8 +35,9 @@ const CREDENTIAL_NAMES: &str = "api[_-]?key|license[_-]?key|insert[_-]?key|query
     |id[_-]?token|session[_-]?token|client[_-]?secret|hmac[_-]?secret|signing[_-]?(?:key|secret)\
     |private[_-]?key|token|secret|password|passwd|pwd|credentials?";
 
-/// How the runtime's write confirmation tokens begin.
+/// How the runtime's write confirmation tokens begin, and how many hex digits follow.
 const CONFIRMATION_TOKEN_PREFIX: &str = "nrcfm1_";
+const CONFIRMATION_TOKEN_DIGITS: usize = 112;
 
 type Replace = fn(&Captures<'_>) -> String;
 
@@ -209,8 +210,13 @@ fn credential_pair(captures: &Captures<'_>) -> String {
 
 /// A write's confirmation token is no credential: it confirms one previewed call with its
 /// exact arguments, once, and the caller needs to read it to send it back.
+/// Only the exact shape the runtime issues counts (the prefix and 112 lowercase hex digits),
+/// so a secret that merely starts with the prefix is still redacted.
 fn is_confirmation_token(value: &str) -> bool {
-    value.starts_with(CONFIRMATION_TOKEN_PREFIX)
+    value.strip_prefix(CONFIRMATION_TOKEN_PREFIX).is_some_and(|digits| {
+        digits.len() == CONFIRMATION_TOKEN_DIGITS
+            && digits.bytes().all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
+    })
 }
 
 fn announced_secret(captures: &Captures<'_>) -> String {
@@ -242,7 +248,7 @@ mod tests {
 
     #[test]
     fn confirmation_tokens_are_kept_and_credentials_beside_them_are_not() {
-        let token = "nrcfm1_00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        let token = format!("nrcfm1_{}", "0123456789abcdef".repeat(7));
         let cases = [
             (format!("plus \"confirmation_token\": \"{token}\" (valid for 300 s, once)."), None),
             (format!("confirmation token: {token}"), None),
@@ -255,6 +261,8 @@ mod tests {
                 "token: a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2".to_string(),
                 Some("token: [redacted]".to_string()),
             ),
+            ("password: nrcfm1_hunter2hunter2".to_string(), Some("password: [redacted]".to_string())),
+            (format!("secret: {token}ff"), Some("secret: [redacted]".to_string())),
         ];
         for (text, expected) in cases {
             let expected = expected.unwrap_or_else(|| text.clone());

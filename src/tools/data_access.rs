@@ -362,9 +362,14 @@ fn nrql_plan_for(
         },
     };
     // Spelling that does not change the query (case, spacing) does not split the cache; the
-    // account set does. Sync or async changes how long New Relic may take, not the answer.
-    let mut normalised =
-        json!({ "nrql_query": newrelic_mcp_nrql::print(parsed), "timeout_seconds": timeout_seconds });
+    // account set does, and so does how long the call may wait: concurrent callers share one
+    // fill, and a caller must never join a fill that may outlast its own deadline.
+    let mut normalised = json!({
+        "nrql_query": newrelic_mcp_nrql::print(parsed),
+        "timeout_seconds": timeout_seconds,
+        "wait_seconds": mode.total_seconds(),
+        "async": mode.is_async(),
+    });
     if accounts.len() > 1 {
         normalised["account_ids"] = json!(accounts);
     }
@@ -671,8 +676,10 @@ mod tests {
         assert_ne!(pair, key(json!({"account_ids": [1]})));
         // One account is one account, however it is named.
         assert_eq!(key(json!({"account_ids": [1]})), key(json!({"account_id": 1})));
-        // Async changes how long New Relic may take, not what it answers.
-        assert_eq!(key(json!({"timeout_seconds": 10})), key(json!({"timeout_seconds": 10, "async": true})));
+        // How long a caller may wait splits the key, so no caller joins a fill that may outlast it.
+        assert_ne!(key(json!({})), key(json!({"async": true})));
+        assert_ne!(key(json!({"timeout_seconds": 10})), key(json!({"timeout_seconds": 10, "async": true})));
+        assert_eq!(key(json!({"async": false})), key(json!({})));
     }
 
     #[test]

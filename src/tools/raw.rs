@@ -47,7 +47,8 @@ const MAX_TEXT_BYTES: usize = 24 * 1024;
 /// Largest answer passed on at all; beyond it the caller is asked to narrow the query.
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 /// Words in a mutation field's name that mark it as deleting or removing something.
-const DESTRUCTIVE_WORDS: [&str; 7] = ["delete", "remove", "purge", "revoke", "unlink", "drop", "erase"];
+const DESTRUCTIVE_WORDS: [&str; 9] =
+    ["delete", "remove", "purge", "revoke", "unlink", "drop", "erase", "replace", "disable"];
 
 const DESCRIPTION_READ_ONLY: &str = "Run a NerdGraph (New Relic GraphQL) query that no other tool covers. \
     Read-only: mutations and subscriptions are refused. The document is checked locally first (syntax errors \

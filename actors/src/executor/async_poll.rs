@@ -70,7 +70,10 @@ pub fn read_progress(data: &Value, path: &[&str]) -> Result<Progress, UpstreamEr
         .get("retryAfter")
         .and_then(Value::as_f64)
         .filter(|seconds| seconds.is_finite() && *seconds >= 0.0)
-        .map_or(DEFAULT_POLL_INTERVAL, Duration::from_secs_f64)
+        // A wait beyond any Duration is a wait past every deadline, not a panic.
+        .map_or(DEFAULT_POLL_INTERVAL, |seconds| {
+            Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX)
+        })
         .max(MIN_POLL_INTERVAL);
     Ok(Progress::Running { query_id, retry_after })
 }
@@ -245,6 +248,19 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn an_absurd_retry_after_is_a_wait_past_the_deadline_not_a_panic() {
+        for seconds in [json!(1e20), json!(f64::MAX), json!(18_446_744_073_709_551_615_u64)] {
+            let data =
+                json!({"r": {"queryProgress": {"queryId": "q", "completed": false, "retryAfter": seconds}}});
+            let Ok(Progress::Running { retry_after, .. }) = read_progress(&data, &["r"]) else {
+                panic!("still running: {seconds}")
+            };
+            let now = Instant::now();
+            assert_eq!(next_poll_at(now, retry_after, now + Duration::from_secs(300)), None, "{seconds}");
+        }
+    }
 
     const POLL: AsyncPoll = AsyncPoll {
         result_path: &["actor", "account", "nrql"],

@@ -24,6 +24,23 @@ use crate::upstream::UpstreamRequest;
 pub const DEFAULT_CAPACITY: usize = 1024;
 /// How long a remembered plan is trusted.
 pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(1);
+/// Calls whose arguments hold more than this are not remembered: the memo is bounded by
+/// entry count, so this bounds its bytes too (a raw GraphQL document may be 64 KiB).
+pub const MAX_ARGUMENT_BYTES: u64 = 4 * 1024;
+
+/// Whether a call's arguments are small enough to remember.
+pub fn worth_remembering(arguments: &Map<String, Value>) -> bool {
+    let mut bytes = 0u64;
+    for (key, value) in arguments {
+        bytes = bytes
+            .saturating_add(key.len() as u64)
+            .saturating_add(crate::cache::weight::value_heap_bytes(value));
+        if bytes > MAX_ARGUMENT_BYTES {
+            return false;
+        }
+    }
+    true
+}
 
 /// What a cacheable plan decided: everything the front door needs to route the call.
 #[derive(Clone)]
@@ -173,6 +190,17 @@ mod tests {
     use super::*;
     use crate::tool::{CacheKey, ToolOutput};
     use crate::upstream::RequestKind;
+
+    #[test]
+    fn only_small_arguments_are_worth_remembering() {
+        let small = json!({"nrql_query": "SELECT count(*) FROM Transaction", "account_id": 1});
+        let large = json!({"query": "x".repeat(MAX_ARGUMENT_BYTES as usize)});
+        let cases = [(small, true), (large, false), (json!({}), true)];
+        for (arguments, expected) in cases {
+            let Value::Object(arguments) = arguments else { panic!("an object") };
+            assert_eq!(worth_remembering(&arguments), expected);
+        }
+    }
 
     fn route(tag: u8) -> CachedRoute {
         let render: Renderer =

@@ -18,8 +18,7 @@ use super::confirmation::{
 };
 use super::key::{Signature, SigningKey};
 use super::ledger::{IssuedLedger, LedgerStats, ObservedLedger};
-use super::writes::{DEFAULT_WRITE_WINDOW, WriteAdmission, WriteLedger};
-use crate::tool::ToolOutput;
+use super::writes::{DEFAULT_WRITE_WINDOW, WriteAdmission, WriteLedger, WriteOutcome};
 
 /// How long [`SignerHandle`] waits for an answer before calling the signer unavailable.
 /// Every operation is microseconds of work, so reaching this means the actor is stuck.
@@ -161,10 +160,10 @@ pub enum SignerMsg {
         binding: Binding,
         reply: RpcReplyPort<Result<WriteAdmission, SignerError>>,
     },
-    /// How a write admitted by `BeginWrite` ended: its answer, or `None` when it failed.
+    /// How a write admitted by `BeginWrite` ended.
     FinishWrite {
         binding: Binding,
-        output: Option<Arc<ToolOutput>>,
+        outcome: WriteOutcome,
     },
     Stats {
         reply: RpcReplyPort<SignerStats>,
@@ -218,18 +217,21 @@ impl SignerState {
         let now = self.clock.now();
         match self.confirmations.redeem(token, binding, now) {
             Ok(()) => Ok(self.writes.begin(binding, now)?),
-            // A used (or forgotten) token whose write is on record is a repeat of that write:
-            // answering its result is what makes sending a confirmed write twice harmless.
-            Err(refusal @ (ConfirmationError::Replayed | ConfirmationError::Forgotten)) => {
-                self.writes.lookup(binding, now).ok_or(SignerError::Confirmation(refusal))
-            }
+            // A used, forgotten or expired (but authentic) token whose write is on record is a
+            // repeat of that write: answering its result is what makes sending a confirmed
+            // write twice harmless.
+            Err(
+                refusal @ (ConfirmationError::Replayed
+                | ConfirmationError::Forgotten
+                | ConfirmationError::Expired { .. }),
+            ) => self.writes.lookup(binding, now).ok_or(SignerError::Confirmation(refusal)),
             Err(refusal) => Err(refusal.into()),
         }
     }
 
-    pub fn finish_write(&mut self, binding: &Binding, output: Option<Arc<ToolOutput>>) {
+    pub fn finish_write(&mut self, binding: &Binding, outcome: WriteOutcome) {
         let now = self.clock.now();
-        self.writes.finish(binding, output, now);
+        self.writes.finish(binding, outcome, now);
     }
 
     pub fn stats(&self) -> SignerStats {
@@ -311,7 +313,7 @@ impl Actor for SignerNonceStore {
                 }
                 let _ = reply.send(outcome);
             }
-            SignerMsg::FinishWrite { binding, output } => state.finish_write(&binding, output),
+            SignerMsg::FinishWrite { binding, outcome } => state.finish_write(&binding, outcome),
             SignerMsg::Stats { reply } => {
                 let _ = reply.send(state.stats());
             }

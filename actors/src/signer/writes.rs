@@ -4,8 +4,10 @@
 //! arguments). While a write runs, a second confirmed run of the same call is held off; once
 //! it has succeeded, any repeat within the window answers with the first result, so a retry
 //! after a lost reply, or a second confirmation of the same arguments, never creates a
-//! duplicate. A failed write leaves no record: nothing was created, and the caller may confirm
-//! again. The ledger is bounded: past its capacity the oldest finished entry is forgotten, and
+//! duplicate. A write that failed in a way that proves nothing was applied leaves no record,
+//! and the caller may confirm again; one whose outcome is unknown (a timeout or a dropped
+//! answer after the mutation may have reached New Relic) is recorded as such, and repeats are
+//! refused with advice to check first, until the window passes. The ledger is bounded: past its capacity the oldest finished entry is forgotten, and
 //! when every entry is a write still running, a new one is refused rather than unbounded.
 
 use std::collections::HashMap;
@@ -29,6 +31,18 @@ pub enum WriteAdmission {
     AlreadyApplied { output: Arc<ToolOutput>, applied_at: UnixTime },
     /// The same call is running now.
     Running,
+    /// The same call ended `since` without a clear outcome: it may have been applied.
+    Uncertain { reason: String, since: UnixTime },
+}
+
+/// How a confirmed write ended, as the runtime reports it to the ledger.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteOutcome {
+    Applied(Arc<ToolOutput>),
+    /// Refused or failed before anything could change: the call may be confirmed again.
+    NotApplied,
+    /// It may or may not have been applied (why, in words).
+    Uncertain(String),
 }
 
 /// Why the ledger could not take a write.
@@ -44,6 +58,7 @@ pub enum WriteLedgerError {
 enum State {
     Running,
     Applied(Arc<ToolOutput>),
+    Uncertain(String),
 }
 
 #[derive(Debug, Clone)]
@@ -93,16 +108,17 @@ impl WriteLedger {
         self.recall(binding)
     }
 
-    /// Records how a running write ended: its result on success, nothing on failure.
-    pub fn finish(&mut self, binding: &Binding, output: Option<Arc<ToolOutput>>, now: UnixTime) {
-        match output {
-            Some(output) => {
-                self.entries.insert(*binding, Entry { state: State::Applied(output), at: now });
-            }
-            None => {
+    /// Records how a running write ended.
+    pub fn finish(&mut self, binding: &Binding, outcome: WriteOutcome, now: UnixTime) {
+        let state = match outcome {
+            WriteOutcome::Applied(output) => State::Applied(output),
+            WriteOutcome::Uncertain(reason) => State::Uncertain(reason),
+            WriteOutcome::NotApplied => {
                 self.entries.remove(binding);
+                return;
             }
-        }
+        };
+        self.entries.insert(*binding, Entry { state, at: now });
     }
 
     pub fn len(&self) -> usize {
@@ -123,6 +139,7 @@ impl WriteLedger {
             State::Applied(output) => {
                 WriteAdmission::AlreadyApplied { output: output.clone(), applied_at: entry.at }
             }
+            State::Uncertain(reason) => WriteAdmission::Uncertain { reason: reason.clone(), since: entry.at },
         })
     }
 
@@ -133,7 +150,7 @@ impl WriteLedger {
         self.entries.retain(|_, entry| {
             let age = now.saturating_secs_since(entry.at);
             match entry.state {
-                State::Applied(_) => age < window,
+                State::Applied(_) | State::Uncertain(_) => age < window,
                 State::Running => age < window.saturating_mul(2),
             }
         });
@@ -143,7 +160,7 @@ impl WriteLedger {
         let oldest = self
             .entries
             .iter()
-            .filter(|(_, entry)| matches!(entry.state, State::Applied(_)))
+            .filter(|(_, entry)| !matches!(entry.state, State::Running))
             .min_by_key(|(_, entry)| entry.at)
             .map(|(binding, _)| *binding);
         match oldest {
@@ -187,7 +204,7 @@ mod tests {
         assert_eq!(ledger.begin(&binding(1), at(100)).unwrap(), WriteAdmission::Proceed);
         assert_eq!(ledger.begin(&binding(1), at(101)).unwrap(), WriteAdmission::Running);
         assert_eq!(ledger.lookup(&binding(1), at(101)), Some(WriteAdmission::Running));
-        ledger.finish(&binding(1), Some(output("created 7")), at(102));
+        ledger.finish(&binding(1), WriteOutcome::Applied(output("created 7")), at(102));
         let repeat = WriteAdmission::AlreadyApplied { output: output("created 7"), applied_at: at(102) };
         assert_eq!(ledger.begin(&binding(1), at(103)).unwrap(), repeat);
         assert_eq!(ledger.lookup(&binding(1), at(104)), Some(repeat));
@@ -202,10 +219,21 @@ mod tests {
     fn a_failed_write_leaves_no_record() {
         let mut ledger = WriteLedger::new(WINDOW, 8).unwrap();
         assert_eq!(ledger.begin(&binding(1), at(100)).unwrap(), WriteAdmission::Proceed);
-        ledger.finish(&binding(1), None, at(101));
+        ledger.finish(&binding(1), WriteOutcome::NotApplied, at(101));
         assert!(ledger.is_empty());
         assert_eq!(ledger.lookup(&binding(1), at(102)), None);
         assert_eq!(ledger.begin(&binding(1), at(102)).unwrap(), WriteAdmission::Proceed);
+    }
+
+    #[test]
+    fn a_write_of_unknown_outcome_holds_off_repeats_until_the_window_passes() {
+        let mut ledger = WriteLedger::new(WINDOW, 8).unwrap();
+        assert_eq!(ledger.begin(&binding(1), at(100)).unwrap(), WriteAdmission::Proceed);
+        ledger.finish(&binding(1), WriteOutcome::Uncertain("timed out".into()), at(130));
+        let uncertain = WriteAdmission::Uncertain { reason: "timed out".into(), since: at(130) };
+        assert_eq!(ledger.begin(&binding(1), at(200)).unwrap(), uncertain);
+        assert_eq!(ledger.lookup(&binding(1), at(200)), Some(uncertain));
+        assert_eq!(ledger.begin(&binding(1), at(730)).unwrap(), WriteAdmission::Proceed, "the window passed");
     }
 
     #[test]
@@ -216,7 +244,7 @@ mod tests {
             let mut ledger = WriteLedger::new(WINDOW, 8).unwrap();
             ledger.begin(&binding(1), at(1_000)).unwrap();
             if applied {
-                ledger.finish(&binding(1), Some(output("done")), at(1_000));
+                ledger.finish(&binding(1), WriteOutcome::Applied(output("done")), at(1_000));
             }
             assert_eq!(
                 ledger.lookup(&binding(1), at(1_000 + age)).is_some(),
@@ -231,7 +259,7 @@ mod tests {
         let mut ledger = WriteLedger::new(WINDOW, 3).unwrap();
         for n in 0..3 {
             ledger.begin(&binding(n), at(100 + u64::from(n))).unwrap();
-            ledger.finish(&binding(n), Some(output("done")), at(100 + u64::from(n)));
+            ledger.finish(&binding(n), WriteOutcome::Applied(output("done")), at(100 + u64::from(n)));
         }
         assert_eq!(ledger.begin(&binding(9), at(110)).unwrap(), WriteAdmission::Proceed);
         assert_eq!(ledger.len(), 3);
@@ -252,7 +280,7 @@ mod tests {
             let mut key = [0u8; 32];
             key[..4].copy_from_slice(&n.to_be_bytes());
             ledger.begin(&key, at(u64::from(n))).unwrap();
-            ledger.finish(&key, Some(output("done")), at(u64::from(n)));
+            ledger.finish(&key, WriteOutcome::Applied(output("done")), at(u64::from(n)));
             assert!(ledger.len() <= 64);
         }
     }

@@ -199,8 +199,8 @@ fn plan_create(
                 "filter": {
                     "limit": 100,
                     "timeWindow": {
-                        "startTime": timestamp - READ_BACK_SLACK_MS,
-                        "endTime": timestamp + READ_BACK_SLACK_MS,
+                        "startTime": timestamp.saturating_sub(READ_BACK_SLACK_MS),
+                        "endTime": timestamp.saturating_add(READ_BACK_SLACK_MS),
                     },
                 },
             }),
@@ -234,11 +234,14 @@ fn plan_create(
 }
 
 fn check_timestamp(timestamp: i64, now: i64) -> Result<(), PlanError> {
-    if (timestamp - now).abs() <= MAX_SKEW_MS {
+    if timestamp.abs_diff(now) <= MAX_SKEW_MS.unsigned_abs() {
         return Ok(());
     }
-    let hint =
-        if timestamp.abs() < SMALLEST_EPOCH_MS { " (it looks like seconds: multiply by 1000)" } else { "" };
+    let hint = if timestamp.unsigned_abs() < SMALLEST_EPOCH_MS.unsigned_abs() {
+        " (it looks like seconds: multiply by 1000)"
+    } else {
+        ""
+    };
     Err(PlanError::InvalidArguments(format!(
         "timestamp {timestamp}{hint} is not within 24 hours of now ({}); New Relic records deployments \
          only from {} to {}",
@@ -291,6 +294,14 @@ mod tests {
 
     use super::super::test_support::*;
     use super::*;
+
+    #[test]
+    fn extreme_timestamps_are_refused_not_overflowed() {
+        for timestamp in [i64::MIN, i64::MAX, -1] {
+            assert!(check_timestamp(timestamp, 1_700_000_000_000).is_err(), "{timestamp}");
+        }
+        assert!(check_timestamp(1_700_000_000_000, 1_700_000_000_000).is_ok());
+    }
 
     fn guid(account: i64) -> String {
         base64::engine::general_purpose::STANDARD_NO_PAD.encode(format!("{account}|APM|APPLICATION|123"))
