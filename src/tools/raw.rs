@@ -192,9 +192,20 @@ fn plan_query_nerdgraph(
         .into());
     }
     let (variables, account) = bind_account(&operation, variables, args.account_id, context)?;
+    let named = accounts::named_accounts(&operation, &variables);
     if context.allowed_accounts.is_some() {
-        for named in accounts::named_accounts(&operation, &variables) {
-            check_allowed(named, context)?;
+        if let Some(value) = &named.unreadable {
+            return Err(ToolError::new(
+                ToolErrorKind::Policy,
+                format!(
+                    "{value} sits where an account id goes but is not an integer account id; with an account \
+                     allow-list every account the document names must be written as an integer"
+                ),
+            )
+            .into());
+        }
+        for &id in &named.ids {
+            check_allowed(id, context)?;
         }
     }
     match operation.kind {
@@ -222,9 +233,22 @@ fn plan_query_nerdgraph(
                 context.default_timeout,
                 move |response| render_query(name.as_deref(), response),
             );
-            // NRQL read this way spends the account's NRQL budget like any other.
+            // NRQL read this way spends the NRQL budget of every account it names, like any
+            // other query (at most New Relic's five; more cannot run as one NRQL query anyway).
             if operation.selects_nrql {
-                plan.nrql_accounts = NrqlAccounts::from(account);
+                let mut set = named.ids.clone();
+                set.extend(account);
+                let ids: Vec<i64> = set.into_iter().collect();
+                plan.nrql_accounts = NrqlAccounts::many(&ids).ok_or_else(|| {
+                    ToolError::new(
+                        ToolErrorKind::BadRequest,
+                        format!(
+                            "the document runs NRQL across {} accounts; New Relic allows at most {}",
+                            ids.len(),
+                            NrqlAccounts::MAX
+                        ),
+                    )
+                })?;
             }
             Ok(plan)
         }
@@ -788,7 +812,41 @@ mod tests {
     #[test]
     fn nrql_read_through_the_raw_tool_spends_the_account_s_budget() {
         let query = "query($accountId: Int!) { actor { account(id: $accountId) { nrql(query: \"SELECT 1\") { results } } } }";
-        let plan = plan(json!({ "query": query, "account_id": 1 })).unwrap();
-        assert_eq!(plan.nrql_accounts, NrqlAccounts::one(1));
+        let one = plan(json!({ "query": query, "account_id": 1 })).unwrap();
+        assert_eq!(one.nrql_accounts, NrqlAccounts::one(1));
+
+        // Accounts written into the document pay (the default account only when the document
+        // declares $accountId for it): a literal account, a cross-account list.
+        let cases: [(&str, Option<Vec<i64>>); 3] = [
+            ("{ actor { account(id: 2) { nrql(query: \"SELECT 1\") { results } } } }", Some(vec![2])),
+            ("{ actor { nrql(accounts: [3, 2], query: \"SELECT 1\") { results } } }", Some(vec![2, 3])),
+            ("{ actor { nrql(accounts: [2, 3, 4, 5, 6, 7], query: \"SELECT 1\") { results } } }", None),
+        ];
+        for (query, charged) in cases {
+            let planned = plan(json!({ "query": query }));
+            match charged {
+                Some(ids) => {
+                    let got: Vec<i64> = planned.unwrap().nrql_accounts.iter().collect();
+                    assert_eq!(got, ids, "{query}");
+                }
+                None => assert!(refusal(planned).message.contains("at most 5"), "{query}"),
+            }
+        }
+    }
+
+    #[test]
+    fn account_values_that_are_not_integers_are_refused_under_an_allow_list() {
+        let query = "query($a: Int!) { actor { account(id: $a) { name } } }";
+        let allowed = context(Some(1), Some(&[1]));
+        for value in [json!(12.0), json!("twelve"), json!(true)] {
+            let arguments = json!({ "query": query, "variables": { "a": value } });
+            let error = refusal(plan_with(WriteAccess::ReadOnly, &allowed, arguments));
+            assert_eq!(error.kind, ToolErrorKind::Policy, "{value}");
+            assert!(error.message.contains("not an integer account id"), "{value}: {}", error.message);
+        }
+        let literal = json!({ "query": "{ actor { account(id: 12.0) { name } } }" });
+        assert!(refusal(plan_with(WriteAccess::ReadOnly, &allowed, literal)).message.contains("12.0"));
+        let fine = json!({ "query": query, "variables": { "a": 1 } });
+        assert!(plan_with(WriteAccess::ReadOnly, &allowed, fine).is_ok());
     }
 }

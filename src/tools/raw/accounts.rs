@@ -21,9 +21,18 @@ fn is_account_key(name: &str) -> bool {
     ACCOUNT_KEYS.contains(&name)
 }
 
+/// The accounts an operation names.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct NamedAccounts {
+    pub ids: BTreeSet<i64>,
+    /// The first value under an account key that is not an integer account id (a float, a
+    /// word): NerdGraph might still read it as an account, so an allow-list cannot vouch for it.
+    pub unreadable: Option<String>,
+}
+
 /// Every account id the operation names, with `variables` substituted.
-pub(crate) fn named_accounts(operation: &Operation, variables: &Map<String, Value>) -> BTreeSet<i64> {
-    let mut scan = Scan { operation, variables, found: BTreeSet::new() };
+pub(crate) fn named_accounts(operation: &Operation, variables: &Map<String, Value>) -> NamedAccounts {
+    let mut scan = Scan { operation, variables, found: NamedAccounts::default() };
     for definition in &operation.document.definitions {
         match definition {
             Definition::OperationDefinition(definition) => scan.selections(&definition.selection_set),
@@ -37,7 +46,7 @@ pub(crate) fn named_accounts(operation: &Operation, variables: &Map<String, Valu
 struct Scan<'a> {
     operation: &'a Operation,
     variables: &'a Map<String, Value>,
-    found: BTreeSet<i64>,
+    found: NamedAccounts,
 }
 
 impl Scan<'_> {
@@ -64,6 +73,9 @@ impl Scan<'_> {
         match value {
             GraphQlValue::Int(number) if scoped => self.add_text(number.as_str()),
             GraphQlValue::String(text) if scoped => self.add_text(text),
+            GraphQlValue::Float(number) if scoped => self.unreadable(number.as_str()),
+            GraphQlValue::Enum(name) if scoped => self.unreadable(name.as_str()),
+            GraphQlValue::Boolean(value) if scoped => self.unreadable(&value.to_string()),
             GraphQlValue::List(items) => items.iter().for_each(|item| self.literal(item, scoped)),
             GraphQlValue::Object(fields) => {
                 fields.iter().for_each(|(name, value)| self.literal(value, is_account_key(name.as_str())));
@@ -85,12 +97,14 @@ impl Scan<'_> {
     /// A value passed in the variables.
     fn json(&mut self, value: &Value, scoped: bool) {
         match value {
-            Value::Number(number) if scoped => {
-                if let Some(account) = number.as_i64() {
-                    self.found.insert(account);
+            Value::Number(number) if scoped => match number.as_i64() {
+                Some(account) => {
+                    self.found.ids.insert(account);
                 }
-            }
+                None => self.unreadable(&number.to_string()),
+            },
             Value::String(text) if scoped => self.add_text(text),
+            Value::Bool(value) if scoped => self.unreadable(&value.to_string()),
             Value::Array(items) => items.iter().for_each(|item| self.json(item, scoped)),
             Value::Object(fields) => {
                 fields.iter().for_each(|(key, value)| self.json(value, is_account_key(key)))
@@ -100,9 +114,16 @@ impl Scan<'_> {
     }
 
     fn add_text(&mut self, text: &str) {
-        if let Ok(account) = text.trim().parse::<i64>() {
-            self.found.insert(account);
+        match text.trim().parse::<i64>() {
+            Ok(account) => {
+                self.found.ids.insert(account);
+            }
+            Err(_) => self.unreadable(text),
         }
+    }
+
+    fn unreadable(&mut self, text: &str) {
+        self.found.unreadable.get_or_insert_with(|| text.to_string());
     }
 }
 
@@ -154,7 +175,7 @@ mod tests {
         for (source, variables, expected) in cases {
             let operation = select(source, None).unwrap();
             let variables = variables.as_object().cloned().unwrap();
-            let found: Vec<i64> = named_accounts(&operation, &variables).into_iter().collect();
+            let found: Vec<i64> = named_accounts(&operation, &variables).ids.into_iter().collect();
             assert_eq!(found, expected, "{source}");
         }
     }
