@@ -26,10 +26,18 @@ pub(crate) fn checked_guid(argument: &str, value: &str) -> Result<String, PlanEr
     }
 }
 
-/// The account a GUID names (`ACCOUNT|DOMAIN|TYPE|ID`, base64), when it decodes.
+/// The account a GUID names (`ACCOUNT|DOMAIN|TYPE|ID`, base64), when it decodes. Decoded as
+/// leniently as a server might (either alphabet, stray trailing bits), so that a GUID spelled
+/// unusually still shows its account to the allow-list.
 pub(crate) fn guid_account(guid: &str) -> Option<i64> {
-    let engine = base64::engine::general_purpose::STANDARD_NO_PAD;
-    let decoded = engine.decode(guid.trim_end_matches('=')).ok()?;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    let config = GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    let trimmed = guid.trim();
+    let decoded = [base64::alphabet::STANDARD, base64::alphabet::URL_SAFE]
+        .iter()
+        .find_map(|alphabet| GeneralPurpose::new(alphabet, config).decode(trimmed).ok())?;
     let text = String::from_utf8(decoded).ok()?;
     text.split('|').next()?.trim().parse().ok()
 }
@@ -97,6 +105,25 @@ mod tests {
 
     fn encode(text: &str) -> String {
         base64::engine::general_purpose::STANDARD.encode(text)
+    }
+
+    #[test]
+    fn a_guid_shows_its_account_however_it_is_spelled() {
+        // "7|APM|APPLICATION|9?>" has bytes that encode to '+' and '/' in the standard alphabet.
+        let standard = encode("7|APM|APPLICATION|9?>");
+        let url_safe = standard.replace('+', "-").replace('/', "_");
+        let unpadded = standard.trim_end_matches('=').to_string();
+        for spelling in [&standard, &url_safe, &unpadded] {
+            assert_eq!(guid_account(spelling), Some(7), "{spelling}");
+        }
+        // Stray trailing bits: the last character of an unpadded GUID nudged by one.
+        let mut nudged = encode("7|APM|APPLICATION|12").trim_end_matches('=').to_string();
+        if let Some(last) = nudged.pop() {
+            let next = if last == 'z' { 'y' } else { char::from(last as u8 + 1) };
+            nudged.push(next);
+        }
+        assert_eq!(guid_account(&nudged), Some(7));
+        assert_eq!(guid_account("not base64 at all!"), None);
     }
 
     fn context(allowed: Option<&[i64]>) -> PlanContext {

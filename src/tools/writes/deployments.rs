@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use newrelic_mcp_actors::tool::{
-    Plan, PlanContext, PlanError, ReadBack, Renderer, Tool, ToolDescriptor, ToolError, ToolHints, ToolOutput,
+    Plan, PlanContext, PlanError, ReadBack, Renderer, Tool, ToolDescriptor, ToolError, ToolErrorKind,
+    ToolHints, ToolOutput,
 };
 use newrelic_mcp_actors::upstream::{RequestKind, UpstreamRequest, UpstreamResponse};
 use schemars::JsonSchema;
@@ -164,8 +165,18 @@ fn plan_create(
         }
     };
     if guid_account(&guid).is_none() {
+        if context.allowed_accounts.is_some() {
+            // The mutation acts on whichever entity New Relic resolves, in whatever account:
+            // an allow-list cannot vouch for a write whose account it cannot read.
+            return Err(ToolError::new(
+                ToolErrorKind::Policy,
+                "the entity GUID does not say which account owns the entity, so this server's account \
+                 allow-list cannot vouch for the write; pass the GUID exactly as get_entity returns it",
+            )
+            .into());
+        }
         warnings.push(format!(
-            "the GUID does not say which account owns the entity; account {account} is assumed for the allow-list"
+            "the GUID does not say which account owns the entity; account {account} is assumed"
         ));
     }
     let request = UpstreamRequest {
@@ -294,6 +305,28 @@ mod tests {
 
     use super::super::test_support::*;
     use super::*;
+
+    #[test]
+    fn a_guid_without_a_readable_account_is_refused_under_an_allow_list() {
+        let context = PlanContext {
+            default_account: Some(1),
+            allowed_accounts: Some(std::sync::Arc::from(vec![1])),
+            now_epoch_ms: 1_700_000_000_000,
+            default_timeout: std::time::Duration::from_secs(30),
+        };
+        let args = CreateDeploymentMarkerArgs {
+            entity_guid: "bm90IGFuIGFjY291bnQ".to_string(),
+            ..serde_json::from_value(json!({"entity_guid": "x", "version": "1.0"})).unwrap()
+        };
+        let descriptor = create_tool().descriptor().clone();
+        match plan_create(args, &context, &descriptor) {
+            Err(PlanError::Tool(error)) => {
+                assert_eq!(error.kind, ToolErrorKind::Policy);
+                assert!(error.message.contains("allow-list cannot vouch"), "{}", error.message);
+            }
+            other => panic!("expected a policy refusal, got {:?}", other.map(|plan| plan.tool)),
+        }
+    }
 
     #[test]
     fn extreme_timestamps_are_refused_not_overflowed() {
