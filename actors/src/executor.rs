@@ -188,6 +188,31 @@ impl DiscardHandler<(), ExecutorMsg> for ExecutorDiscards {
     }
 }
 
+/// How many workers may be held by asynchronous NRQL at once. Such a query keeps its worker
+/// while it waits between polls (up to minutes), so without a bound a burst of long queries
+/// would occupy the whole pool and stall every other call; half the pool stays for the rest.
+#[derive(Clone)]
+pub(crate) struct AsyncSlots {
+    slots: Arc<tokio::sync::Semaphore>,
+    limit: usize,
+}
+
+impl AsyncSlots {
+    pub(crate) fn for_workers(workers: usize) -> Self {
+        let limit = (workers / 2).max(1);
+        Self { slots: Arc::new(tokio::sync::Semaphore::new(limit)), limit }
+    }
+
+    /// A slot for one asynchronous query, held until it is dropped; `None` when all are taken.
+    pub(crate) fn try_take(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.slots.try_acquire().ok()
+    }
+
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
+    }
+}
+
 /// Called by the worker builder each time the factory replaces a crashed worker.
 pub type WorkerReplaced = Arc<dyn Fn() + Send + Sync>;
 
@@ -195,6 +220,7 @@ struct ExecutorWorkerBuilder {
     upstream: Arc<dyn Upstream>,
     counters: Arc<Counters>,
     nrql_budget: Arc<NrqlRateLimiter>,
+    async_slots: AsyncSlots,
     initial: usize,
     built: Arc<AtomicUsize>,
     on_replace: WorkerReplaced,
@@ -205,7 +231,13 @@ impl WorkerBuilder<ExecutorWorker, ()> for ExecutorWorkerBuilder {
         if self.built.fetch_add(1, Ordering::Relaxed) >= self.initial {
             (self.on_replace)();
         }
-        (ExecutorWorker::new(self.upstream.clone(), self.counters.clone(), self.nrql_budget.clone()), ())
+        let worker = ExecutorWorker::new(
+            self.upstream.clone(),
+            self.counters.clone(),
+            self.nrql_budget.clone(),
+            self.async_slots.clone(),
+        );
+        (worker, ())
     }
 }
 
@@ -225,6 +257,7 @@ pub(crate) async fn spawn_executor(
         upstream,
         counters: counters.clone(),
         nrql_budget,
+        async_slots: AsyncSlots::for_workers(workers),
         initial: workers,
         built: Arc::new(AtomicUsize::new(0)),
         on_replace,

@@ -181,3 +181,29 @@ async fn a_write_lost_to_a_crash_is_not_repeated() {
     assert_eq!(upstream.calls(), 1);
     handle.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_nrql_may_hold_at_most_half_the_workers() {
+    let upstream = FakeUpstream::gated();
+    let plugin = TestPlugin::shared("nrql", vec![Arc::new(EchoTool::uncached("long").with_async_nrql())]);
+    // Four workers: two may wait on asynchronous queries.
+    let handle = Runtime::start(small_config(), upstream.clone(), vec![plugin]).await.unwrap();
+    let waiting: Vec<_> = (0..2)
+        .map(|n| {
+            let handle = handle.clone();
+            tokio::spawn(async move { bounded(&handle, call("long", &format!("held {n}"))).await })
+        })
+        .collect();
+    eventually("both async queries reached New Relic", || upstream.calls() == 2).await;
+    let refused = bounded(&handle, call("long", "third")).await;
+    let error = tool_error(&refused);
+    assert_eq!(error.kind, ToolErrorKind::Overloaded);
+    assert!(error.message.contains("2 long-running async NRQL queries"), "{}", error.message);
+    assert_eq!(upstream.calls(), 2, "the refused query was never sent");
+    upstream.open();
+    for call in waiting {
+        call.await.unwrap().expect("the held queries finish");
+    }
+    bounded(&handle, call("long", "after")).await.expect("slots come back when queries end");
+    handle.shutdown().await;
+}

@@ -17,11 +17,11 @@ use tokio_util::sync::CancellationToken;
 use super::async_poll::{self, PollFailure};
 use super::errors::tool_error;
 use super::pagination::{merge_page, with_cursor};
-use super::{ExecutorMsg, UpstreamJob};
+use super::{AsyncSlots, ExecutorMsg, UpstreamJob};
 use crate::breaker::{Admission, BreakerMsg, unavailable_error};
 use crate::counters::Counters;
 use crate::rate_limit::NrqlRateLimiter;
-use crate::tool::ToolErrorKind;
+use crate::tool::{ToolError, ToolErrorKind};
 use crate::upstream::{FailureClass, Upstream, UpstreamError, UpstreamRequest, UpstreamResponse};
 
 /// How long a worker waits for the breaker's admission before going ahead without it.
@@ -31,6 +31,7 @@ pub struct ExecutorWorker {
     upstream: Arc<dyn Upstream>,
     counters: Arc<Counters>,
     nrql_budget: Arc<NrqlRateLimiter>,
+    async_slots: AsyncSlots,
 }
 
 impl ExecutorWorker {
@@ -38,8 +39,9 @@ impl ExecutorWorker {
         upstream: Arc<dyn Upstream>,
         counters: Arc<Counters>,
         nrql_budget: Arc<NrqlRateLimiter>,
+        async_slots: AsyncSlots,
     ) -> Self {
-        Self { upstream, counters, nrql_budget }
+        Self { upstream, counters, nrql_budget, async_slots }
     }
 
     async fn run(&self, job: UpstreamJob) {
@@ -61,6 +63,17 @@ impl ExecutorWorker {
             if Instant::now() >= deadline {
                 return Err(tool_error(&UpstreamError::new(FailureClass::DeadlineExceeded, "late"), timeout));
             }
+            // Taken before the budget, so a query refused here spends nothing.
+            let _async_slot = match request.async_poll {
+                Some(_) => match self.async_slots.try_take() {
+                    Some(slot) => Some(slot),
+                    None => {
+                        Counters::bump(&self.counters.rejected_overloaded);
+                        return Err(async_busy_error(self.async_slots.limit()));
+                    }
+                },
+                None => None,
+            };
             // Every account a query reads spends its budget. When one account refuses, the
             // accounts checked before it have still spent a query: erring on the side of
             // sending less to New Relic.
@@ -96,6 +109,19 @@ impl ExecutorWorker {
             tracing::error!(tool = %tool, error_id = ?error.error_id, "{}", error.message);
         }
         reply.send(result);
+    }
+}
+
+fn async_busy_error(limit: usize) -> ToolError {
+    ToolError {
+        retry_after: Some(Duration::from_secs(5)),
+        ..ToolError::new(
+            ToolErrorKind::Overloaded,
+            format!(
+                "{limit} long-running async NRQL queries are already running, the most this server lets wait \
+                 on New Relic at once; retry in a moment, or narrow SINCE so the query finishes within 120 s"
+            ),
+        )
     }
 }
 

@@ -15,7 +15,8 @@ use newrelic_mcp_actors::tool::{
     WritePlan,
 };
 use newrelic_mcp_actors::upstream::{
-    FailureClass, Pagination, RequestKind, Upstream, UpstreamError, UpstreamRequest, UpstreamResponse,
+    AsyncPoll, FailureClass, Pagination, RequestKind, Upstream, UpstreamError, UpstreamRequest,
+    UpstreamResponse,
 };
 use newrelic_mcp_actors::{Runtime, RuntimeConfig, RuntimeHandle};
 use serde_json::{Map, Value, json};
@@ -194,7 +195,17 @@ pub struct EchoTool {
     nrql_accounts: NrqlAccounts,
     /// How many times `plan` ran.
     plans: Arc<AtomicUsize>,
+    /// Whether the request runs as asynchronous NRQL (polled until it completes).
+    async_nrql: bool,
 }
+
+/// The poll of the test tools' asynchronous NRQL.
+pub const TEST_POLL: AsyncPoll = AsyncPoll {
+    result_path: &["nrql"],
+    operation: "EchoProgress",
+    document: "query EchoProgress($queryId: ID!) { progress(queryId: $queryId) }",
+    poll_result_path: &["progress"],
+};
 
 impl EchoTool {
     /// A counter of this tool's `plan` calls, shared with its clones.
@@ -218,7 +229,13 @@ impl EchoTool {
             timeout: Duration::from_secs(30),
             nrql_accounts: NrqlAccounts::NONE,
             plans: Arc::new(AtomicUsize::new(0)),
+            async_nrql: false,
         }
+    }
+
+    /// Every call runs as asynchronous NRQL.
+    pub fn with_async_nrql(self) -> Self {
+        Self { async_nrql: true, ..self }
     }
 
     pub fn cached(name: &str, ttl: Duration) -> Self {
@@ -281,7 +298,7 @@ impl Tool for EchoTool {
             variables: json!({"q": q}),
             kind: RequestKind::Read,
             pagination,
-            async_poll: None,
+            async_poll: self.async_nrql.then_some(TEST_POLL),
             experimental_opt_in: None,
         };
         if !self.descriptor.hints.read_only {
