@@ -14,9 +14,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ractor::RpcReplyPort;
 use ractor::concurrency::oneshot;
-use ractor::rpc::CallResult as RpcCallResult;
-use ractor::{ActorRef, RpcReplyPort};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -25,15 +24,12 @@ use crate::call::{CallError, CallResult};
 use crate::executor::{self, Responder, UpstreamJob};
 use crate::links::Links;
 use crate::signer::{
-    Binding, ConfirmationToken, SignerError, SignerMsg, UnixTime, WriteAdmission, WriteOutcome,
+    Binding, ConfirmationToken, SignerError, SignerHandle, SignerMsg, UnixTime, WriteAdmission, WriteOutcome,
 };
 use crate::tool::{
     CONFIRMATION_TOKEN_ARGUMENT, NrqlAccounts, Renderer, ToolError, ToolErrorKind, ToolOutput, WritePlan,
 };
 use crate::upstream::UpstreamRequest;
-
-/// How long a write waits for the signer; its work is microseconds, so this means it is gone.
-const SIGNER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One write call, as the front door hands it over.
 pub(crate) struct WriteCall {
@@ -84,14 +80,12 @@ pub(crate) fn route(call: WriteCall, links: Links, reply: RpcReplyPort<CallResul
 
 async fn run(call: WriteCall, links: &Links) -> Result<Arc<ToolOutput>, ToolError> {
     let WriteCall { tool, binding, token, plan, deadline, timeout, .. } = call;
+    let signer = SignerHandle::new(links.signer.clone());
     let Some(token) = token else {
-        let issued =
-            ask_signer(&links.signer, |reply| SignerMsg::IssueConfirmation { binding, reply }).await?;
+        let issued = signer.issue_confirmation(binding).await.map_err(|refusal| refused(&tool, refusal))?;
         return Ok(Arc::new(with_confirmation(&tool, plan.preview, &issued, UnixTime::now())));
     };
-    let admission = ask_signer(&links.signer, |reply| SignerMsg::BeginWrite { token, binding, reply })
-        .await?
-        .map_err(|refusal| refused(&tool, refusal))?;
+    let admission = signer.begin_write(token, binding).await.map_err(|refusal| refused(&tool, refusal))?;
     match admission {
         WriteAdmission::AlreadyApplied { output, applied_at } => {
             Ok(Arc::new(already_applied(&output, applied_at, UnixTime::now())))
@@ -245,30 +239,33 @@ async fn execute(
     }
 }
 
-async fn ask_signer<T: Send + 'static>(
-    signer: &ActorRef<SignerMsg>,
-    message: impl FnOnce(RpcReplyPort<T>) -> SignerMsg,
-) -> Result<T, ToolError> {
-    match signer.call(message, Some(SIGNER_TIMEOUT)).await {
-        Ok(RpcCallResult::Success(answer)) => Ok(answer),
-        _ => Err(ToolError {
+fn refused(tool: &str, refusal: SignerError) -> ToolError {
+    match refusal {
+        SignerError::Unavailable { .. } => ToolError {
             retry_after: Some(Duration::from_secs(1)),
             ..ToolError::new(
                 ToolErrorKind::Restarted,
                 "the confirmation service is restarting; nothing was changed; call again in a moment (a \
                  confirmation_token issued before the restart must be requested again)",
             )
-        }),
-    }
-}
-
-fn refused(tool: &str, refusal: SignerError) -> ToolError {
-    match refusal {
+        },
         SignerError::Writes(full) => ToolError {
             retry_after: Some(Duration::from_secs(1)),
             ..ToolError::new(ToolErrorKind::Overloaded, full.to_string())
         },
         other => ToolError::new(ToolErrorKind::Policy, format!("'{tool}' was not applied: {other}")),
+    }
+}
+
+/// `structured` with `key` added: beside its fields when it is an object, else with the
+/// value itself kept under `wrap_as`.
+fn with_field(structured: Value, wrap_as: &str, key: &str, value: Value) -> Value {
+    match structured {
+        Value::Object(mut fields) => {
+            fields.insert(key.to_string(), value);
+            Value::Object(fields)
+        }
+        other => json!({ wrap_as: other, key: value }),
     }
 }
 
@@ -289,13 +286,7 @@ pub fn with_confirmation(
             "call {tool} again with the same arguments plus {CONFIRMATION_TOKEN_ARGUMENT}; the token works once"
         ),
     });
-    let structured = match preview.structured {
-        Value::Object(mut fields) => {
-            fields.insert("confirmation".to_string(), confirmation);
-            Value::Object(fields)
-        }
-        other => json!({ "preview": other, "confirmation": confirmation }),
-    };
+    let structured = with_field(preview.structured, "preview", "confirmation", confirmation);
     let text = format!(
         "{}\n\nNothing has been changed yet. To apply exactly this, call {tool} again with the same arguments \
          plus \"{CONFIRMATION_TOKEN_ARGUMENT}\": \"{}\" (valid for {valid_for} s, once).",
@@ -309,14 +300,7 @@ pub fn with_confirmation(
 pub fn already_applied(first: &ToolOutput, applied_at: UnixTime, now: UnixTime) -> ToolOutput {
     let ago = now.saturating_secs_since(applied_at);
     let note = json!({ "appliedAtEpochSeconds": applied_at.as_secs(), "secondsAgo": ago });
-    let structured = match &first.structured {
-        Value::Object(fields) => {
-            let mut fields = fields.clone();
-            fields.insert("alreadyApplied".to_string(), note);
-            Value::Object(fields)
-        }
-        other => json!({ "result": other, "alreadyApplied": note }),
-    };
+    let structured = with_field(first.structured.clone(), "result", "alreadyApplied", note);
     let text = format!(
         "This exact change was already applied {ago} s ago; nothing was sent again. Its result:\n{}",
         first.text
@@ -326,14 +310,7 @@ pub fn already_applied(first: &ToolOutput, applied_at: UnixTime, now: UnixTime) 
 
 /// A write that succeeded but could not be read back.
 pub fn without_read_back(written: &ToolOutput, reason: &str) -> ToolOutput {
-    let structured = match &written.structured {
-        Value::Object(fields) => {
-            let mut fields = fields.clone();
-            fields.insert("readBack".to_string(), json!({ "error": reason }));
-            Value::Object(fields)
-        }
-        other => json!({ "result": other, "readBack": { "error": reason } }),
-    };
+    let structured = with_field(written.structured.clone(), "result", "readBack", json!({ "error": reason }));
     let text = format!(
         "{}\n\nThe change was applied, but reading it back failed ({reason}); check it in New Relic before \
          changing it again.",

@@ -422,6 +422,10 @@ impl SignerHandle {
         self.ask(|reply| SignerMsg::RedeemConfirmation { token, binding, reply }).await?
     }
 
+    pub async fn begin_write(&self, token: String, binding: Binding) -> Result<WriteAdmission, SignerError> {
+        self.ask(|reply| SignerMsg::BeginWrite { token, binding, reply }).await?
+    }
+
     pub async fn stats(&self) -> Result<SignerStats, SignerError> {
         self.ask(|reply| SignerMsg::Stats { reply }).await
     }
