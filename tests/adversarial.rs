@@ -1,0 +1,21 @@
+//! Adversarial cases: what a hostile client, a hostile upstream or a careless operator tries,
+//! and the refusal each one gets. One module per line of attack; each test names the hole it
+//! keeps closed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "support/mcp_process.rs"]
+mod mcp_process;
+
+/// Entity GUIDs that name an account outside the allow-list, in every place a GUID can hide.
+mod guids;
+/// A client that stops reading, floods, or breaks the JSON-RPC framing.
+mod stdio;
+/// Tool and category filters, numeric settings and their bounds, panics.
+mod configuration;
+/// The sanitizer: secrets and the server's own paths go, customer data stays.
+mod sanitizer;
+/// NerdGraph mutations classified against the real schema.
+mod mutations;
+/// Upstream answers of the wrong shape, NRQL policy escapes, proxies and messages.
+mod upstream;
