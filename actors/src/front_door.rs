@@ -185,6 +185,7 @@ impl FrontDoorState {
                     binding,
                     token,
                     plan: *plan,
+                    allowed_accounts: context.allowed_accounts.clone(),
                     deadline: Instant::now() + timeout,
                     timeout,
                     cancel,

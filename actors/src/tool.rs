@@ -220,6 +220,10 @@ pub struct WritePlan {
     /// Turns the mutation's response into the write's answer; payload errors become tool errors.
     pub render: Renderer,
     pub read_back: Option<ReadBack>,
+    /// The accounts the write changes, as far as the plan can tell; empty when the mutation
+    /// names none. The runtime names them in the preview, and under an account allow-list
+    /// refuses a write that names none or one outside the list.
+    pub accounts: Vec<i64>,
 }
 
 /// What to do for one call, decided before anything is sent.

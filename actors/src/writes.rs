@@ -1,8 +1,10 @@
 //! Writes, confirmed in two steps, so that nothing in New Relic changes by accident.
 //!
-//! A tool that changes something plans a [`WritePlan`]. Called without a confirmation token,
-//! the call answers the plan's preview plus a single-use token the signer binds to the exact
-//! arguments; nothing is sent. Called again with that token, the signer redeems it and
+//! A tool that changes something plans a [`WritePlan`], which names the accounts it changes.
+//! Under an account allow-list a write is refused, at either step, when it names an account
+//! outside the list or names none (then nothing says where it would land). Called without a
+//! confirmation token, the call answers the plan's preview, with the accounts it changes, plus
+//! a single-use token the signer binds to the exact arguments; nothing is sent. Called again with that token, the signer redeems it and
 //! consults its record of confirmed writes: a call with these arguments that already succeeded
 //! answers with its first result (never a duplicate), one that is running is held off, and
 //! otherwise the mutation is sent once and the object is read back uncached.
@@ -38,6 +40,8 @@ pub(crate) struct WriteCall {
     pub binding: Binding,
     pub token: Option<String>,
     pub plan: WritePlan,
+    /// The server's account allow-list, when it has one.
+    pub allowed_accounts: Option<Arc<[i64]>>,
     pub deadline: Instant,
     pub timeout: Duration,
     pub cancel: CancellationToken,
@@ -79,11 +83,13 @@ pub(crate) fn route(call: WriteCall, links: Links, reply: RpcReplyPort<CallResul
 }
 
 async fn run(call: WriteCall, links: &Links) -> Result<Arc<ToolOutput>, ToolError> {
-    let WriteCall { tool, binding, token, plan, deadline, timeout, .. } = call;
+    let WriteCall { tool, binding, token, plan, allowed_accounts, deadline, timeout, .. } = call;
+    check_accounts(&tool, &plan.accounts, allowed_accounts.as_deref())?;
     let signer = SignerHandle::new(links.signer.clone());
     let Some(token) = token else {
         let issued = signer.issue_confirmation(binding).await.map_err(|refusal| refused(&tool, refusal))?;
-        return Ok(Arc::new(with_confirmation(&tool, plan.preview, &issued, UnixTime::now())));
+        let preview = with_accounts(plan.preview, &plan.accounts);
+        return Ok(Arc::new(with_confirmation(&tool, preview, &issued, UnixTime::now())));
     };
     let admission = signer.begin_write(token, binding).await.map_err(|refusal| refused(&tool, refusal))?;
     match admission {
@@ -269,6 +275,50 @@ fn with_field(structured: Value, wrap_as: &str, key: &str, value: Value) -> Valu
     }
 }
 
+/// Under an allow-list, refuses a write that names an account outside it, or names none.
+pub fn check_accounts(tool: &str, accounts: &[i64], allowed: Option<&[i64]>) -> Result<(), ToolError> {
+    let Some(allowed) = allowed else { return Ok(()) };
+    let list = || allowed.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+    if accounts.is_empty() {
+        return Err(ToolError::new(
+            ToolErrorKind::Policy,
+            format!(
+                "'{tool}' was not applied: the change names no account (no account id, no entity GUID), so \
+                 this server's account allow-list ({}) cannot vouch for where it lands; name the account in \
+                 the mutation",
+                list()
+            ),
+        ));
+    }
+    match accounts.iter().find(|account| !allowed.contains(account)) {
+        Some(outside) => Err(ToolError::new(
+            ToolErrorKind::Policy,
+            format!(
+                "'{tool}' was not applied: account {outside} is outside this server's allowed accounts ({}); \
+                 use one of those",
+                list()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The preview with the accounts the write changes, in its text and as `accounts`.
+pub fn with_accounts(preview: ToolOutput, accounts: &[i64]) -> ToolOutput {
+    let line = match accounts {
+        [] => "Account this changes: none named in the mutation; New Relic applies it wherever the API key \
+               reaches."
+            .to_string(),
+        [one] => format!("Account this changes: {one}."),
+        many => format!(
+            "Accounts this changes: {}.",
+            many.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    let structured = with_field(preview.structured, "preview", "accounts", json!(accounts));
+    ToolOutput { structured, text: format!("{}\n{line}\n", preview.text.trim_end()) }
+}
+
 /// The first call's answer: the preview, and how to apply it.
 pub fn with_confirmation(
     tool: &str,
@@ -352,6 +402,49 @@ mod tests {
             assert!(answer.text.contains("Nothing has been changed yet"));
             assert!(answer.text.contains("\"confirmation_token\": \"nrcfm1_abc\""));
             assert!(answer.text.contains("valid for 300 s"));
+        }
+    }
+
+    #[test]
+    fn a_preview_names_the_accounts_it_changes() {
+        let cases: [(&[i64], &str); 3] = [
+            (&[1_000_001], "Account this changes: 1000001."),
+            (&[1, 2], "Accounts this changes: 1, 2."),
+            (&[], "Account this changes: none named in the mutation"),
+        ];
+        for (accounts, line) in cases {
+            let preview =
+                with_accounts(output(json!({"action": "create"}), "DRY RUN. Would create\n"), accounts);
+            assert_eq!(preview.structured["accounts"], json!(accounts));
+            assert_eq!(preview.structured["action"], "create");
+            assert!(preview.text.starts_with("DRY RUN. Would create\n"), "{}", preview.text);
+            assert!(preview.text.contains(line), "{}", preview.text);
+        }
+        let wrapped = with_accounts(output(json!([1]), "x"), &[3]);
+        assert_eq!(wrapped.structured, json!({"preview": [1], "accounts": [3]}));
+    }
+
+    #[test]
+    fn the_allow_list_holds_for_every_write() {
+        let allowed: &[i64] = &[1, 2];
+        let cases: [(&[i64], Option<&[i64]>, Option<&str>); 6] = [
+            (&[1], Some(allowed), None),
+            (&[1, 2], Some(allowed), None),
+            (&[1, 3], Some(allowed), Some("account 3 is outside this server's allowed accounts (1, 2)")),
+            (&[], Some(allowed), Some("names no account")),
+            (&[], None, None),
+            (&[3], None, None),
+        ];
+        for (accounts, allowed, refusal) in cases {
+            match (check_accounts("create_thing", accounts, allowed), refusal) {
+                (Ok(()), None) => {}
+                (Err(error), Some(needle)) => {
+                    assert_eq!(error.kind, ToolErrorKind::Policy);
+                    assert!(error.message.contains(needle), "{}", error.message);
+                    assert!(error.message.starts_with("'create_thing' was not applied"), "{}", error.message);
+                }
+                (other, _) => panic!("{accounts:?} {allowed:?}: {other:?}"),
+            }
         }
     }
 

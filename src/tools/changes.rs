@@ -127,10 +127,14 @@ enum Subject {
 }
 
 impl Subject {
-    fn from_args(app_name: Option<&str>, entity_guid: Option<&str>) -> Result<Self, PlanError> {
+    fn from_args(
+        app_name: Option<&str>,
+        entity_guid: Option<&str>,
+        context: &PlanContext,
+    ) -> Result<Self, PlanError> {
         match args::one_of(("app_name", app_name), ("entity_guid", entity_guid))? {
             Ok(app) => Ok(Subject::App(args::name("app_name", app)?)),
-            Err(guid) => Ok(Subject::Guid(checked_guid("entity_guid", guid)?)),
+            Err(guid) => Ok(Subject::Guid(checked_guid("entity_guid", guid, context)?)),
         }
     }
 
@@ -203,7 +207,7 @@ fn plan_list_change_events(
     context: &PlanContext,
     descriptor: &ToolDescriptor,
 ) -> Result<Plan, PlanError> {
-    let subject = Subject::from_args(args.app_name.as_deref(), args.entity_guid.as_deref())?;
+    let subject = Subject::from_args(args.app_name.as_deref(), args.entity_guid.as_deref(), context)?;
     let account = subject.account(args.account_id, context)?;
     let limit = args::limit("limit", args.limit, 20, 200)?;
     let (start, end) = issue_window(args.time_period.as_deref(), DEFAULT_CHANGE_PERIOD, context)?;
@@ -453,7 +457,7 @@ fn plan_analyze_deployment_impact(
     context: &PlanContext,
     descriptor: &ToolDescriptor,
 ) -> Result<Plan, PlanError> {
-    let subject = Subject::from_args(args.app_name.as_deref(), args.entity_guid.as_deref())?;
+    let subject = Subject::from_args(args.app_name.as_deref(), args.entity_guid.as_deref(), context)?;
     let account = subject.account(args.account_id, context)?;
     let window = args.window_minutes.unwrap_or(DEFAULT_WINDOW_MINUTES);
     if !(5..=MAX_WINDOW_MINUTES).contains(&window) {

@@ -222,7 +222,7 @@ fn plan_get_dashboard(
     context: &PlanContext,
     descriptor: &ToolDescriptor,
 ) -> Result<Plan, PlanError> {
-    let guid = checked_guid("guid", &args.guid)?;
+    let guid = checked_guid("guid", &args.guid, context)?;
     let account = entity_account(args.account_id, &guid, context)?;
     let request = UpstreamRequest {
         operation: "DashboardGet",

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
 use newrelic_mcp_actors::tool::{
     Plan, PlanContext, PlanError, Plugin, Tool, ToolDescriptor, ToolError, ToolErrorKind, ToolHints,
     ToolOutput,
@@ -15,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::account::check_allowed;
 use super::builtin::{BuiltinTool, Spec, local_plan, upstream_plan};
+use super::entity_ref::checked_guid;
 use super::render::{Capped, MAX_ROWS, at, cell, list_at, response_notes, warnings};
 use super::time_period::{iso, parse_time_period};
 
@@ -196,20 +196,6 @@ fn invalid(reason: impl Into<String>) -> PlanError {
     PlanError::InvalidArguments(reason.into())
 }
 
-/// The account a GUID names (`ACCOUNT|DOMAIN|TYPE|ID`, base64), when it decodes.
-fn guid_account(guid: &str) -> Option<i64> {
-    let engine = base64::engine::general_purpose::STANDARD_NO_PAD;
-    let decoded = engine.decode(guid.trim_end_matches('=')).ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    text.split('|').next()?.parse().ok()
-}
-
-fn valid_guid(guid: &str) -> bool {
-    !guid.is_empty()
-        && guid.len() <= 200
-        && guid.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '-' | '_'))
-}
-
 fn plan_get_entity(
     args: GetEntityArgs,
     context: &PlanContext,
@@ -217,15 +203,7 @@ fn plan_get_entity(
 ) -> Result<Plan, PlanError> {
     match (&args.guid, &args.name_pattern) {
         (Some(guid), None) => {
-            let guid = guid.trim();
-            if !valid_guid(guid) {
-                return Err(invalid(format!(
-                    "guid '{guid}' is not an entity GUID (base64 like MXxBUE18QVBQTElDQVRJT058MTIz)"
-                )));
-            }
-            if let Some(account) = guid_account(guid) {
-                check_allowed(account, context)?;
-            }
+            let guid = checked_guid("guid", guid, context)?;
             let request = UpstreamRequest {
                 operation: "EntityByGuid",
                 document: ENTITY_BY_GUID.into(),
@@ -235,7 +213,7 @@ fn plan_get_entity(
                 async_poll: None,
                 experimental_opt_in: None,
             };
-            let wanted = guid.to_string();
+            let wanted = guid.clone();
             Ok(upstream_plan(descriptor, None, &args, request, context.default_timeout, move |response| {
                 render_entity(&wanted, response)
             }))
@@ -502,17 +480,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn reads_the_account_out_of_a_guid() {
-        // base64("1000001|APM|APPLICATION|42")
-        let guid = base64::engine::general_purpose::STANDARD.encode("1000001|APM|APPLICATION|42");
-        assert_eq!(guid_account(&guid), Some(1_000_001));
-        assert_eq!(guid_account("not base64!"), None);
-        assert!(valid_guid(&guid));
-        assert!(!valid_guid("a b"));
-        assert!(!valid_guid(""));
-    }
-
     fn context() -> PlanContext {
         PlanContext {
             default_account: Some(1),
@@ -555,7 +522,10 @@ mod tests {
 
     #[test]
     fn refuses_accounts_outside_the_allow_list() {
-        let other = base64::engine::general_purpose::STANDARD.encode("7|APM|APPLICATION|1");
+        let other = {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode("7|APM|APPLICATION|1")
+        };
         for arguments in [json!({"guid": other}), json!({"name_pattern": "x", "account_id": 7})] {
             match plan("get_entity", arguments) {
                 Err(PlanError::Tool(error)) => assert_eq!(error.kind, ToolErrorKind::Policy),

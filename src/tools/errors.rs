@@ -53,6 +53,7 @@ fn subject_conditions() -> Vec<Condition> {
 /// The call of `shape` for exactly one of an app name and an entity GUID.
 fn subject_call<C>(
     shape: &'static str,
+    plan_context: &PlanContext,
     account_id: Option<i64>,
     app_name: Option<&str>,
     entity_guid: Option<&str>,
@@ -64,7 +65,7 @@ fn subject_call<C>(
             Ok(NrqlCall::new(shape, account_id, context(app.clone())).filter("app", Some(app)))
         }
         Err(guid) => {
-            let guid = args::guid("entity_guid", guid)?;
+            let guid = args::guid("entity_guid", guid, plan_context)?;
             Ok(NrqlCall::new(shape, account_id, context(format!("entity {guid}"))).filter("guid", Some(guid)))
         }
     }
@@ -125,11 +126,15 @@ fn groups_tool(policy: &Arc<Policy>) -> Arc<dyn Tool> {
     )
 }
 
-fn choose_groups(args: ListEntityErrorGroupsArgs, _: &PlanContext) -> Result<NrqlCall<Context>, PlanError> {
+fn choose_groups(
+    args: ListEntityErrorGroupsArgs,
+    plan_context: &PlanContext,
+) -> Result<NrqlCall<Context>, PlanError> {
     let limit = args::limit("limit", args.limit, 20, 100)?;
     let window = args::since_label(args.since.as_deref(), GROUPS_SINCE);
     let call = subject_call(
         "groups",
+        plan_context,
         args.account_id,
         args.app_name.as_deref(),
         args.entity_guid.as_deref(),
@@ -239,10 +244,14 @@ fn statistics_tool(policy: &Arc<Policy>) -> Arc<dyn Tool> {
     )
 }
 
-fn choose_statistics(args: GetErrorStatisticsArgs, _: &PlanContext) -> Result<NrqlCall<Context>, PlanError> {
+fn choose_statistics(
+    args: GetErrorStatisticsArgs,
+    plan_context: &PlanContext,
+) -> Result<NrqlCall<Context>, PlanError> {
     let window = args::since_label(args.since.as_deref(), STATISTICS_SINCE);
     let call = subject_call(
         "series",
+        plan_context,
         args.account_id,
         args.app_name.as_deref(),
         args.entity_guid.as_deref(),

@@ -344,7 +344,7 @@ fn plan_search_incident(
         filter.insert("priority".into(), json!(priorities));
     }
     if let Some(guid) = &args.entity_guid {
-        filter.insert("entityGuids".into(), json!([checked_guid("entity_guid", guid)?]));
+        filter.insert("entityGuids".into(), json!([checked_guid("entity_guid", guid, context)?]));
     }
     if let Some(id) = &args.issue_id {
         let id = id.trim();

@@ -193,21 +193,7 @@ fn plan_query_nerdgraph(
     }
     let (variables, account) = bind_account(&operation, variables, args.account_id, context)?;
     let named = accounts::named_accounts(&operation, &variables);
-    if context.allowed_accounts.is_some() {
-        if let Some(value) = &named.unreadable {
-            return Err(ToolError::new(
-                ToolErrorKind::Policy,
-                format!(
-                    "{value} sits where an account id goes but is not an integer account id; with an account \
-                     allow-list every account the document names must be written as an integer"
-                ),
-            )
-            .into());
-        }
-        for &id in &named.ids {
-            check_allowed(id, context)?;
-        }
-    }
+    named.check_allowed(context)?;
     match operation.kind {
         OperationKind::Subscription => Err(ToolError::new(
             ToolErrorKind::Policy,
@@ -219,7 +205,8 @@ fn plan_query_nerdgraph(
         )
         .into()),
         OperationKind::Mutation => {
-            plan_mutation(*write_access, operation, variables, account, context, descriptor)
+            let accounts = named.all().into_iter().collect();
+            plan_mutation(*write_access, operation, variables, accounts, context, descriptor)
         }
         OperationKind::Query => {
             let request = request(&operation, &variables, RequestKind::Read);
@@ -330,7 +317,7 @@ fn plan_mutation(
     write_access: WriteAccess,
     operation: Operation,
     variables: Map<String, Value>,
-    account: Option<i64>,
+    accounts: Vec<i64>,
     context: &PlanContext,
     descriptor: &ToolDescriptor,
 ) -> Result<Plan, PlanError> {
@@ -359,7 +346,7 @@ fn plan_mutation(
         )
         .into());
     }
-    let preview = preview(&operation, &variables, account, &destructive);
+    let preview = preview(&operation, &variables, &destructive);
     let name = operation.name.clone();
     let render: Renderer = Arc::new(move |response| render_mutation(name.as_deref(), response));
     Ok(Plan {
@@ -369,6 +356,7 @@ fn plan_mutation(
             request: request(&operation, &variables, RequestKind::Write),
             render,
             read_back: None,
+            accounts,
         })),
         cache: None,
         timeout: context.default_timeout,
@@ -377,19 +365,13 @@ fn plan_mutation(
 }
 
 /// What a confirmed mutation would send, in full.
-fn preview(
-    operation: &Operation,
-    variables: &Map<String, Value>,
-    account: Option<i64>,
-    destructive: &[&str],
-) -> ToolOutput {
+fn preview(operation: &Operation, variables: &Map<String, Value>, destructive: &[&str]) -> ToolOutput {
     let mut warnings = vec![MUTATION_WARNING.to_string()];
     if !destructive.is_empty() {
         warnings.push(format!("{} deletes or removes data, which cannot be undone", destructive.join(", ")));
     }
-    let account_text = account.map(|account| format!(" (account {account})")).unwrap_or_default();
     let text = format!(
-        "DRY RUN. Would send {}{account_text}, which calls {}:\n\n{}\n\nvariables: {}\n\n{}\n",
+        "DRY RUN. Would send {}, which calls {}:\n\n{}\n\nvariables: {}\n\n{}\n",
         operation.describe(),
         operation.root_fields.join(", "),
         operation.text.trim_end(),
@@ -402,7 +384,6 @@ fn preview(
             "operation": operation.name,
             "operation_type": operation.kind.as_str(),
             "mutations": operation.root_fields,
-            "account_id": account,
             "document": operation.text,
             "variables": variables,
             "warnings": warnings,
@@ -673,12 +654,13 @@ mod tests {
         assert_eq!(preview.structured["operation"], "Create");
         assert_eq!(preview.structured["mutations"], json!(["alertsPolicyCreate"]));
         assert_eq!(preview.structured["variables"], json!({"accountId": 1}));
-        assert_eq!(preview.structured["account_id"], 1);
+        // The runtime names the accounts in the preview, from the plan.
+        assert_eq!(write.accounts, vec![1]);
         // Marked like every other write's preview, so a client can tell it from a result.
         assert_eq!(preview.structured["dry_run"], true);
         assert!(preview.text.starts_with("DRY RUN. "), "{}", preview.text);
         for needle in [
-            "Would send mutation Create (account 1), which calls alertsPolicyCreate:",
+            "Would send mutation Create, which calls alertsPolicyCreate:",
             "alertsPolicyCreate(",
             "\"accountId\":1",
             "warning:",

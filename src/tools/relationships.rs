@@ -169,7 +169,7 @@ fn plan_list_related_entities(
     context: &PlanContext,
     descriptor: &ToolDescriptor,
 ) -> Result<Plan, PlanError> {
-    let guid = checked_guid("entity_guid", &args.entity_guid)?;
+    let guid = checked_guid("entity_guid", &args.entity_guid, context)?;
     let account = entity_account(args.account_id, &guid, context)?;
     let direction = args.direction.unwrap_or(Direction::Both);
     let types = relationship_types(args.relationship_types)?;
@@ -351,7 +351,7 @@ fn metric_names_tool(policy: &Arc<Policy>) -> Arc<dyn Tool> {
 
 fn choose_metric_names(
     args: ListMetricNamesArgs,
-    _: &PlanContext,
+    plan_context: &PlanContext,
 ) -> Result<NrqlCall<MetricNamesContext>, PlanError> {
     let subject =
         args::one_of(("app_name", args.app_name.as_deref()), ("entity_guid", args.entity_guid.as_deref()))?;
@@ -364,7 +364,7 @@ fn choose_metric_names(
                 .filter("app", Some(app))
         }
         Err(guid) => {
-            let guid = args::guid("entity_guid", guid)?;
+            let guid = args::guid("entity_guid", guid, plan_context)?;
             NrqlCall::new(
                 "names",
                 args.account_id,

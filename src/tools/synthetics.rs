@@ -256,6 +256,7 @@ fn monitor_conditions() -> Vec<Condition> {
 
 fn monitor_call<C>(
     shape: &'static str,
+    plan_context: &PlanContext,
     account_id: Option<i64>,
     monitor_guid: Option<&str>,
     monitor_name: Option<&str>,
@@ -263,7 +264,7 @@ fn monitor_call<C>(
 ) -> Result<NrqlCall<C>, PlanError> {
     match args::one_of(("monitor_guid", monitor_guid), ("monitor_name", monitor_name))? {
         Ok(guid) => {
-            let guid = args::guid("monitor_guid", guid)?;
+            let guid = args::guid("monitor_guid", guid, plan_context)?;
             Ok(NrqlCall::new(shape, account_id, context(format!("monitor {guid}")))
                 .filter("guid", Some(guid)))
         }
@@ -337,13 +338,14 @@ fn results_tool(policy: &Arc<Policy>) -> Arc<dyn Tool> {
 
 fn choose_results(
     args: ListSyntheticMonitorResultsArgs,
-    _: &PlanContext,
+    plan_context: &PlanContext,
 ) -> Result<NrqlCall<ResultsContext>, PlanError> {
     let limit = args::limit("limit", args.limit, 50, 500)?;
     let window = args::since_label(args.since.as_deref(), RESULTS_SINCE);
     let failures_only = args.failures_only;
     let call = monitor_call(
         "checks",
+        plan_context,
         args.account_id,
         args.monitor_guid.as_deref(),
         args.monitor_name.as_deref(),
@@ -479,7 +481,7 @@ fn statistics_tool(policy: &Arc<Policy>) -> Arc<dyn Tool> {
 
 fn choose_statistics(
     args: GetSyntheticCheckStatisticsArgs,
-    _: &PlanContext,
+    plan_context: &PlanContext,
 ) -> Result<NrqlCall<StatisticsContext>, PlanError> {
     let window = args::since_label(args.since.as_deref(), STATISTICS_SINCE);
     let call = if args.monitor_guid.is_none() && args.monitor_name.is_none() {
@@ -491,6 +493,7 @@ fn choose_statistics(
     } else {
         monitor_call(
             "by_location",
+            plan_context,
             args.account_id,
             args.monitor_guid.as_deref(),
             args.monitor_name.as_deref(),

@@ -3,8 +3,8 @@
 //!
 //! They are listed only when writes are enabled (deletions only when destructive tools are),
 //! and each runs in two steps that the runtime enforces: the first call answers the dry run
-//! built here (what would be written, the resolved account, the exact GraphQL variables,
-//! warnings) with a single-use confirmation token; the second call, with that token, sends
+//! built here (what would be written, the exact GraphQL variables, warnings), to which the
+//! runtime adds the account it changes and a single-use confirmation token; the second call, with that token, sends
 //! the mutation and then reads the object back uncached. This module holds what every write
 //! tool shares: the confirmation-token argument in the schema, the preview, the check of a
 //! mutation's payload errors, and the final answer that joins the write and its read-back.
@@ -237,6 +237,7 @@ where
     R: Fn(UpstreamResponse) -> Result<ToolOutput, ToolError> + Send + Sync + 'static,
 {
     let output = preview.output();
+    let account = preview.account;
     let render: Renderer = Arc::new(render);
     Plan {
         tool: descriptor.name.clone(),
@@ -245,6 +246,7 @@ where
             request: preview.request,
             render,
             read_back,
+            accounts: vec![account],
         })),
         cache: None,
         timeout,

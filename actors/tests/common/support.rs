@@ -362,6 +362,7 @@ fn write_plan(tool: &str, q: &str, request: UpstreamRequest, timeout: Duration) 
                 Ok(ToolOutput { text: "written".to_string(), structured: json!({"written": response.data}) })
             }),
             read_back: Some(read_back),
+            accounts: vec![1],
         })),
         cache: None,
         timeout,

@@ -310,7 +310,7 @@ struct HostContext {
 
 fn choose_host_metrics(
     args: GetHostMetricsArgs,
-    _: &PlanContext,
+    plan_context: &PlanContext,
 ) -> Result<NrqlCall<HostContext>, PlanError> {
     let subject =
         args::one_of(("hostname", args.hostname.as_deref()), ("entity_guid", args.entity_guid.as_deref()))?;
@@ -324,7 +324,7 @@ fn choose_host_metrics(
                 .filter("host", Some(host))
         }
         Err(guid) => {
-            let guid = args::guid("entity_guid", guid)?;
+            let guid = args::guid("entity_guid", guid, plan_context)?;
             NrqlCall::new(
                 shape,
                 args.account_id,

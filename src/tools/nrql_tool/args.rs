@@ -1,7 +1,9 @@
 //! Checks and spellings shared by the arguments of NRQL tools: names, limits, GUIDs and the
 //! `since` window, each refused with a message that says what would be accepted.
 
-use newrelic_mcp_actors::tool::{PlanError, ToolError, ToolErrorKind};
+use newrelic_mcp_actors::tool::{PlanContext, PlanError, ToolError, ToolErrorKind};
+
+use super::super::entity_ref::checked_guid;
 use newrelic_mcp_nrql::{ParamSpec, ParamType};
 
 /// Longest name (app, host, service, cluster) a tool accepts.
@@ -36,21 +38,9 @@ pub(crate) fn optional_name(argument: &str, value: Option<&str>) -> Result<Optio
     value.map(|value| name(argument, value)).transpose()
 }
 
-/// An entity GUID: base64 characters, at most 200.
-pub(crate) fn guid(argument: &str, value: &str) -> Result<String, PlanError> {
-    let trimmed = value.trim();
-    let valid = !trimmed.is_empty()
-        && trimmed.len() <= 200
-        && trimmed.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '-' | '_'));
-    if valid {
-        Ok(trimmed.to_string())
-    } else {
-        Err(PlanError::InvalidArguments(format!(
-            "{argument} '{}' is not an entity GUID (base64 such as MXxBUE18QVBQTElDQVRJT058MTIz); \
-             get_entity finds GUIDs by name",
-            trimmed.chars().take(60).collect::<String>()
-        )))
-    }
+/// An entity GUID, read and held to the allow-list as every tool reads GUIDs.
+pub(crate) fn guid(argument: &str, value: &str, context: &PlanContext) -> Result<String, PlanError> {
+    checked_guid(argument, value, context)
 }
 
 /// A row limit: the default when absent, refused outside `1..=max`.
@@ -108,8 +98,19 @@ mod tests {
         assert_eq!(limit("limit", Some(50), 10, 50).unwrap(), 50);
         assert!(limit("limit", Some(0), 10, 50).is_err());
         assert!(limit("limit", Some(51), 10, 50).is_err());
-        assert!(guid("entity_guid", "MTAwMDAwMXxBUE18QVBQTElDQVRJT058MTAwMDAx").is_ok());
-        assert!(guid("entity_guid", "a b").is_err());
+        let open = PlanContext {
+            default_account: Some(1),
+            allowed_accounts: None,
+            now_epoch_ms: 0,
+            default_timeout: std::time::Duration::from_secs(30),
+        };
+        let allowed =
+            PlanContext { allowed_accounts: Some(std::sync::Arc::from(vec![1_000_002])), ..open.clone() };
+        let production = "MTAwMDAwMXxBUE18QVBQTElDQVRJT058MTAwMDAx";
+        assert!(guid("entity_guid", production, &open).is_ok());
+        assert!(guid("entity_guid", "a b", &open).is_err());
+        // Held to the allow-list like every GUID: 1000001 is not allowed here.
+        assert!(guid("entity_guid", production, &allowed).is_err());
         assert_eq!(since_label(None, "1 hour"), "last 1 hour");
         assert_eq!(since_label(Some(" 6 hours "), "1 hour"), "last 6 hours");
     }

@@ -92,7 +92,10 @@ struct Context {
     timeseries: bool,
 }
 
-fn choose(args: AnalyzeGoldenMetricsArgs, _: &PlanContext) -> Result<NrqlCall<Context>, PlanError> {
+fn choose(
+    args: AnalyzeGoldenMetricsArgs,
+    plan_context: &PlanContext,
+) -> Result<NrqlCall<Context>, PlanError> {
     let subject =
         args::one_of(("app_name", args.app_name.as_deref()), ("entity_guid", args.entity_guid.as_deref()))?;
     let context = Context {
@@ -108,7 +111,7 @@ fn choose(args: AnalyzeGoldenMetricsArgs, _: &PlanContext) -> Result<NrqlCall<Co
                 .filter("app", Some(app))
         }
         Err(guid) => {
-            let guid = args::guid("entity_guid", guid)?;
+            let guid = args::guid("entity_guid", guid, plan_context)?;
             NrqlCall::new(shape, args.account_id, Context { subject: format!("entity {guid}"), ..context })
                 .filter("guid", Some(guid))
         }

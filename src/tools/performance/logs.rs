@@ -130,13 +130,16 @@ struct EntityContext {
     window: String,
 }
 
-fn choose_entity(args: AnalyzeEntityLogsArgs, _: &PlanContext) -> Result<NrqlCall<EntityContext>, PlanError> {
+fn choose_entity(
+    args: AnalyzeEntityLogsArgs,
+    plan_context: &PlanContext,
+) -> Result<NrqlCall<EntityContext>, PlanError> {
     let subject =
         args::one_of(("entity_guid", args.entity_guid.as_deref()), ("app_name", args.app_name.as_deref()))?;
     let window = args::since_label(args.since.as_deref(), DEFAULT_SINCE);
     let call = match subject {
         Ok(guid) => {
-            let guid = args::guid("entity_guid", guid)?;
+            let guid = args::guid("entity_guid", guid, plan_context)?;
             NrqlCall::new(
                 "entity",
                 args.account_id,

@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use newrelic_mcp_actors::tool::{
-    Plan, PlanContext, PlanError, ReadBack, Renderer, Tool, ToolDescriptor, ToolError, ToolErrorKind,
-    ToolHints, ToolOutput,
+    Plan, PlanContext, PlanError, ReadBack, Renderer, Tool, ToolDescriptor, ToolError, ToolHints, ToolOutput,
 };
 use newrelic_mcp_actors::upstream::{RequestKind, UpstreamRequest, UpstreamResponse};
 use schemars::JsonSchema;
@@ -129,7 +128,7 @@ fn plan_create(
     context: &PlanContext,
     descriptor: &ToolDescriptor,
 ) -> Result<Plan, PlanError> {
-    let guid = checked_guid("entity_guid", &args.entity_guid)?;
+    let guid = checked_guid("entity_guid", &args.entity_guid, context)?;
     let account = entity_account(args.account_id, &guid, context)?;
     let version = required_text("version", &args.version, MAX_TEXT_CHARS)?;
     let mut deployment = Map::new();
@@ -164,17 +163,8 @@ fn plan_create(
             format!("at {}", iso(timestamp))
         }
     };
+    // Only without an allow-list: under one, such a GUID was refused above.
     if guid_account(&guid).is_none() {
-        if context.allowed_accounts.is_some() {
-            // The mutation acts on whichever entity New Relic resolves, in whatever account:
-            // an allow-list cannot vouch for a write whose account it cannot read.
-            return Err(ToolError::new(
-                ToolErrorKind::Policy,
-                "the entity GUID does not say which account owns the entity, so this server's account \
-                 allow-list cannot vouch for the write; pass the GUID exactly as get_entity returns it",
-            )
-            .into());
-        }
         warnings.push(format!(
             "the GUID does not say which account owns the entity; account {account} is assumed"
         ));
@@ -321,7 +311,7 @@ mod tests {
         let descriptor = create_tool().descriptor().clone();
         match plan_create(args, &context, &descriptor) {
             Err(PlanError::Tool(error)) => {
-                assert_eq!(error.kind, ToolErrorKind::Policy);
+                assert_eq!(error.kind, newrelic_mcp_actors::tool::ToolErrorKind::Policy);
                 assert!(error.message.contains("allow-list cannot vouch"), "{}", error.message);
             }
             other => panic!("expected a policy refusal, got {:?}", other.map(|plan| plan.tool)),
