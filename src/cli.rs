@@ -105,6 +105,12 @@ pub struct ServeArgs {
     /// [env: NEW_RELIC_MCP_ENABLE_DESTRUCTIVE].
     #[arg(long)]
     pub enable_destructive: bool,
+    /// Also let query_nerdgraph send mutations that mint or revoke credentials and access or
+    /// administer accounts, users and roles (API keys, account cancellation, user management);
+    /// needs --enable-destructive as well, which it does not imply
+    /// [env: NEW_RELIC_MCP_ENABLE_ADMIN_MUTATIONS].
+    #[arg(long)]
+    pub enable_admin_mutations: bool,
     #[command(flatten)]
     pub faults: FaultArgs,
 }

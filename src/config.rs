@@ -42,6 +42,9 @@ pub struct FileConfig {
     pub enable_writes: Option<bool>,
     /// Also offer the tools that delete things; implies `enable_writes` (default false).
     pub enable_destructive: Option<bool>,
+    /// Also let `query_nerdgraph` send mutations that mint or revoke credentials and access or
+    /// administer accounts, users and roles; only together with `enable_destructive` (default false).
+    pub enable_admin_mutations: Option<bool>,
     /// A directory of plugin manifests (`*.toml`), loaded at start and watched for changes.
     pub plugin_dir: Option<PathBuf>,
     /// Runtime sizing.
@@ -142,6 +145,8 @@ pub struct Overrides {
     pub enable_writes: bool,
     /// `--enable-destructive`: also offer the tools that delete things.
     pub enable_destructive: bool,
+    /// `--enable-admin-mutations`: also let raw mutations administer credentials and accounts.
+    pub enable_admin_mutations: bool,
 }
 
 /// Where tool calls go.
@@ -211,6 +216,12 @@ pub enum ConfigError {
     Region(String),
     #[error(transparent)]
     Endpoint(#[from] EndpointError),
+    #[error(
+        "enable_admin_mutations is set but enable_destructive is not: mutations that administer \
+         credentials, access and accounts run only with destructive access too; set both \
+         (--enable-destructive --enable-admin-mutations), or neither"
+    )]
+    AdminMutationsWithoutDestructive,
 }
 
 impl ConfigError {
@@ -317,6 +328,8 @@ fn parse_switch(
 
 /// Which tools that change New Relic are offered: each switch from the flag, else the
 /// environment, else the file; destructive tools bring the other write tools with them.
+/// Administration does not bring destructive access: an operator who allows one must have
+/// chosen the other, not got it by accident.
 fn write_access(
     overrides: &Overrides,
     env: &dyn Fn(&str) -> Option<String>,
@@ -332,7 +345,19 @@ fn write_access(
     } else {
         parse_switch("NEW_RELIC_MCP_ENABLE_DESTRUCTIVE", env)?.or(file.enable_destructive).unwrap_or(false)
     };
-    Ok(if destructive {
+    let administration = if overrides.enable_admin_mutations {
+        true
+    } else {
+        parse_switch("NEW_RELIC_MCP_ENABLE_ADMIN_MUTATIONS", env)?
+            .or(file.enable_admin_mutations)
+            .unwrap_or(false)
+    };
+    Ok(if administration {
+        if !destructive {
+            return Err(ConfigError::AdminMutationsWithoutDestructive);
+        }
+        WriteAccess::Administration
+    } else if destructive {
         WriteAccess::Destructive
     } else if writes {
         WriteAccess::Writes
@@ -780,6 +805,54 @@ mod tests {
             let filter = resolve(overrides, &env_of(&env), file.clone()).unwrap().tool_filter;
             assert_eq!(filter.write_access, expected, "{overrides:?} {env:?} {file:?}");
         }
+    }
+
+    #[test]
+    fn admin_mutations_need_their_own_switch_and_destructive_access() {
+        let sandbox = Overrides { sandbox: true, ..Default::default() };
+        let destructive = Overrides { enable_destructive: true, ..sandbox.clone() };
+        let both = Overrides { enable_admin_mutations: true, ..destructive.clone() };
+        let admin_only = Overrides { enable_admin_mutations: true, enable_writes: true, ..sandbox.clone() };
+        let file = |text: &str| Some(parse_file(text).unwrap());
+        let admin_env = "NEW_RELIC_MCP_ENABLE_ADMIN_MUTATIONS";
+        let cases: Vec<(&Overrides, Vec<(&str, &str)>, Option<FileConfig>, Option<WriteAccess>)> = vec![
+            (&destructive, vec![], None, Some(WriteAccess::Destructive)),
+            (&both, vec![], None, Some(WriteAccess::Administration)),
+            (&destructive, vec![(admin_env, "1")], None, Some(WriteAccess::Administration)),
+            (&destructive, vec![], file("enable_admin_mutations = true"), Some(WriteAccess::Administration)),
+            (
+                &sandbox,
+                vec![],
+                file("enable_destructive = true\nenable_admin_mutations = true"),
+                Some(WriteAccess::Administration),
+            ),
+            // The environment beats the file.
+            (
+                &destructive,
+                vec![(admin_env, "false")],
+                file("enable_admin_mutations = true"),
+                Some(WriteAccess::Destructive),
+            ),
+            // Without destructive access the switch is refused, never silently widened or ignored.
+            (&admin_only, vec![], None, None),
+            (&sandbox, vec![(admin_env, "true")], None, None),
+            (&sandbox, vec![], file("enable_writes = true\nenable_admin_mutations = true"), None),
+        ];
+        for (overrides, env, file, expected) in cases {
+            match (resolve(overrides, &env_of(&env), file.clone()), expected) {
+                (Ok(settings), Some(access)) => {
+                    assert_eq!(settings.tool_filter.write_access, access, "{overrides:?} {env:?} {file:?}")
+                }
+                (Err(error), None) => {
+                    let message = error.to_string();
+                    assert!(matches!(error, ConfigError::AdminMutationsWithoutDestructive), "{message}");
+                    assert!(message.contains("--enable-destructive --enable-admin-mutations"), "{message}");
+                }
+                (other, _) => panic!("{overrides:?} {env:?} {file:?}: {:?}", other.map(|s| s.tool_filter)),
+            }
+        }
+        let error = resolve(&destructive, &env_of(&[(admin_env, "yes")]), None).unwrap_err().to_string();
+        assert!(error.contains(admin_env) && error.contains("true, false, 1 or 0"), "{error}");
     }
 
     #[test]

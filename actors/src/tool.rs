@@ -389,6 +389,10 @@ pub enum WriteAccess {
     Writes,
     /// Also tools that delete things.
     Destructive,
+    /// Also mutations that mint or revoke credentials and access, or administer accounts,
+    /// users and roles (only a raw NerdGraph tool can send those). Lists the same tools as
+    /// `Destructive`: no tool's hints ask for more.
+    Administration,
 }
 
 impl WriteAccess {

@@ -28,6 +28,7 @@ pub(super) async fn serve(args: ServeArgs) -> ExitCode {
         plugin_dir: args.plugin_dir,
         enable_writes: args.enable_writes,
         enable_destructive: args.enable_destructive,
+        enable_admin_mutations: args.enable_admin_mutations,
     };
     let file = match &overrides.config_file {
         Some(path) => match config::read_file(path) {

@@ -5,8 +5,10 @@
 //! account outside the allow-list costs no call to New Relic. A query is a read, cached for
 //! [`CACHE_TTL`]. A mutation is refused unless writes are enabled; then it is a write like any
 //! other, answered first with a preview and a confirmation token and sent only when the token
-//! comes back, and one whose fields delete or remove something also needs destructive tools
-//! enabled. Subscriptions are refused: NerdGraph answers over HTTP.
+//! comes back. Every field the mutation calls is classified ([`mutations`]): an ordinary write
+//! runs with writes enabled, a destructive one (or one this server does not know) needs
+//! destructive access, and credential or account administration needs its own switch as well;
+//! the strictest field decides. Subscriptions are refused: NerdGraph answers over HTTP.
 //!
 //! `account_id` fills the `$accountId` variable when the operation declares it and the caller's
 //! variables leave it out (the configured account when `account_id` is left out too). An
@@ -14,6 +16,7 @@
 
 mod accounts;
 mod document;
+mod mutations;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -29,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use self::document::{DocumentError, Operation, OperationKind};
+use self::mutations::{Classified, MutationTier};
 use super::account::check_allowed;
 use super::builtin::{BuiltinTool, Spec, upstream_plan};
 use super::render::{response_notes, warnings};
@@ -46,9 +50,6 @@ const MAX_VARIABLES_BYTES: usize = 64 * 1024;
 const MAX_TEXT_BYTES: usize = 24 * 1024;
 /// Largest answer passed on at all; beyond it the caller is asked to narrow the query.
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;
-/// Words in a mutation field's name that mark it as deleting or removing something.
-const DESTRUCTIVE_WORDS: [&str; 9] =
-    ["delete", "remove", "purge", "revoke", "unlink", "drop", "erase", "replace", "disable"];
 
 const DESCRIPTION_READ_ONLY: &str = "Run a NerdGraph (New Relic GraphQL) query that no other tool covers. \
     Read-only: mutations and subscriptions are refused. The document is checked locally first (syntax errors \
@@ -57,17 +58,31 @@ const DESCRIPTION_READ_ONLY: &str = "Run a NerdGraph (New Relic GraphQL) query t
     arguments must be allowed. Answers are cached for 30 s.";
 const DESCRIPTION_WRITES: &str = "Run a NerdGraph (New Relic GraphQL) query, or a mutation, that no other tool \
     covers. A mutation runs in two steps: the first call sends nothing and returns a preview and a \
-    confirmation_token; call again with the same arguments and the token to apply it. Mutations whose fields \
-    delete or remove something are refused (destructive tools are off). Subscriptions are refused. The document \
-    is checked locally first; pass operation_name when it defines several operations. account_id fills the \
+    confirmation_token; call again with the same arguments and the token to apply it. Only ordinary writes run: \
+    creating or updating alert policies, alert conditions, dashboards, workloads and service levels, adding tags, \
+    acknowledging or closing issues, deployment markers and change events, undeleting a dashboard, and the like. \
+    Refused, because destructive tools are off: deletions, replacing whole lists, muting rules and downtimes, \
+    retention and drop rules, turning off or redirecting what alerts, and any mutation field this server does \
+    not know. Refused too: API keys, accounts, users, roles and other access administration. Subscriptions are \
+    refused. The document is checked locally first; pass operation_name when it defines several operations. \
+    account_id fills the $accountId variable when the document declares one (default: the configured account); \
+    accounts named in arguments must be allowed. Query answers are cached for 30 s.";
+const DESCRIPTION_DESTRUCTIVE: &str = "Run a NerdGraph (New Relic GraphQL) query, or a mutation, that no other \
+    tool covers, deletions, muting, retention and drop rules included. A mutation runs in two steps: the first \
+    call sends nothing and returns a preview and a confirmation_token; call again with the same arguments and \
+    the token to apply it. Refused: mutations that mint, change or revoke credentials and access, or create, \
+    change or cancel accounts, users and roles (API keys, account cancellation, user and role management), \
+    because administration mutations are off. Subscriptions are refused. The document is checked locally \
+    first; pass operation_name when it defines several operations. account_id fills the $accountId variable \
+    when the document declares one (default: the configured account); accounts named in arguments must be \
+    allowed. Query answers are cached for 30 s.";
+const DESCRIPTION_ADMINISTRATION: &str = "Run a NerdGraph (New Relic GraphQL) query, or a mutation, that no \
+    other tool covers: any mutation, deletions and credential, account, user and role administration included. \
+    A mutation runs in two steps: the first call sends nothing and returns a preview and a confirmation_token; \
+    call again with the same arguments and the token to apply it. Subscriptions are refused. The document is \
+    checked locally first; pass operation_name when it defines several operations. account_id fills the \
     $accountId variable when the document declares one (default: the configured account); accounts named in \
     arguments must be allowed. Query answers are cached for 30 s.";
-const DESCRIPTION_DESTRUCTIVE: &str = "Run a NerdGraph (New Relic GraphQL) query, or a mutation, that no other \
-    tool covers, deletions included. A mutation runs in two steps: the first call sends nothing and returns a \
-    preview and a confirmation_token; call again with the same arguments and the token to apply it. \
-    Subscriptions are refused. The document is checked locally first; pass operation_name when it defines \
-    several operations. account_id fills the $accountId variable when the document declares one (default: the \
-    configured account); accounts named in arguments must be allowed. Query answers are cached for 30 s.";
 
 const MUTATION_WARNING: &str = "a raw mutation changes New Relic exactly as written and is not read back \
     afterwards: check the document and the variables before confirming";
@@ -116,6 +131,7 @@ fn query_nerdgraph(write_access: WriteAccess) -> Arc<dyn Tool> {
         WriteAccess::ReadOnly => (ToolHints::READ, DESCRIPTION_READ_ONLY),
         WriteAccess::Writes => (ToolHints::WRITE, DESCRIPTION_WRITES),
         WriteAccess::Destructive => (ToolHints::DESTRUCTIVE, DESCRIPTION_DESTRUCTIVE),
+        WriteAccess::Administration => (ToolHints::DESTRUCTIVE, DESCRIPTION_ADMINISTRATION),
     };
     let tool = BuiltinTool::with_state(
         Spec {
@@ -131,7 +147,9 @@ fn query_nerdgraph(write_access: WriteAccess) -> Arc<dyn Tool> {
     );
     match write_access {
         WriteAccess::ReadOnly => tool,
-        WriteAccess::Writes | WriteAccess::Destructive => Arc::new(Confirmable::new(tool)),
+        WriteAccess::Writes | WriteAccess::Destructive | WriteAccess::Administration => {
+            Arc::new(Confirmable::new(tool))
+        }
     }
 }
 
@@ -300,17 +318,53 @@ fn request(operation: &Operation, variables: &Map<String, Value>, kind: RequestK
     }
 }
 
-/// Mutation fields whose names say they delete or remove something.
-fn destructive_fields(operation: &Operation) -> Vec<&str> {
-    operation
-        .root_fields
+/// The write access a mutation tier needs.
+fn access_needed(tier: MutationTier) -> WriteAccess {
+    match tier {
+        MutationTier::OrdinaryWrite => WriteAccess::Writes,
+        MutationTier::Destructive => WriteAccess::Destructive,
+        MutationTier::Administration => WriteAccess::Administration,
+    }
+}
+
+/// How the operator allows a tier, in the words of the command line.
+fn switch_for(tier: MutationTier) -> &'static str {
+    match tier {
+        MutationTier::OrdinaryWrite => "--enable-writes",
+        MutationTier::Destructive => "--enable-destructive",
+        MutationTier::Administration => "--enable-admin-mutations together with --enable-destructive",
+    }
+}
+
+/// One field's tier, and why, for a message: `alertsMutingRuleCreate is destructive (a muting
+/// rule silences alerting)`.
+fn tier_phrase(classified: &Classified<'_>) -> String {
+    if !classified.listed {
+        return format!(
+            "{} is not a NerdGraph mutation this server knows, so it is treated as destructive",
+            classified.field
+        );
+    }
+    match classified.reason {
+        "" => format!("{} is {}", classified.field, classified.tier),
+        reason => format!("{} is {} ({reason})", classified.field, classified.tier),
+    }
+}
+
+/// Why the fields `write_access` does not allow are refused, or `None` when every field may run.
+fn refused_reasons(write_access: WriteAccess, fields: &[Classified<'_>]) -> Option<String> {
+    let refused: Vec<String> = fields
         .iter()
-        .map(String::as_str)
-        .filter(|field| {
-            let lower = field.to_ascii_lowercase();
-            DESTRUCTIVE_WORDS.iter().any(|word| lower.contains(word))
+        .filter(|classified| access_needed(classified.tier) > write_access)
+        .map(|classified| {
+            format!(
+                "{}, which runs only when the server is started with {}",
+                tier_phrase(classified),
+                switch_for(classified.tier)
+            )
         })
-        .collect()
+        .collect();
+    (!refused.is_empty()).then(|| refused.join("; "))
 }
 
 fn plan_mutation(
@@ -333,20 +387,15 @@ fn plan_mutation(
         )
         .into());
     }
-    let destructive = destructive_fields(&operation);
-    if write_access < WriteAccess::Destructive && !destructive.is_empty() {
+    let classified = mutations::classify_all(operation.root_fields.iter().map(String::as_str));
+    if let Some(reasons) = refused_reasons(write_access, &classified) {
         return Err(ToolError::new(
             ToolErrorKind::Policy,
-            format!(
-                "{} was not sent: {} deletes or removes data, which runs only when the server is started with \
-                 --enable-destructive",
-                operation.describe(),
-                destructive.join(", ")
-            ),
+            format!("{} was not sent: {reasons}", operation.describe()),
         )
         .into());
     }
-    let preview = preview(&operation, &variables, &destructive);
+    let preview = preview(&operation, &variables, &classified);
     let name = operation.name.clone();
     let render: Renderer = Arc::new(move |response| render_mutation(name.as_deref(), response));
     Ok(Plan {
@@ -365,10 +414,20 @@ fn plan_mutation(
 }
 
 /// What a confirmed mutation would send, in full.
-fn preview(operation: &Operation, variables: &Map<String, Value>, destructive: &[&str]) -> ToolOutput {
+fn preview(operation: &Operation, variables: &Map<String, Value>, classified: &[Classified<'_>]) -> ToolOutput {
     let mut warnings = vec![MUTATION_WARNING.to_string()];
-    if !destructive.is_empty() {
-        warnings.push(format!("{} deletes or removes data, which cannot be undone", destructive.join(", ")));
+    for field in classified {
+        match field.tier {
+            MutationTier::OrdinaryWrite => {}
+            MutationTier::Destructive => warnings.push(format!(
+                "{}: what it deletes, silences or drops may not come back",
+                tier_phrase(field)
+            )),
+            MutationTier::Administration => warnings.push(format!(
+                "{}: it changes who or what can reach New Relic, or an account itself",
+                tier_phrase(field)
+            )),
+        }
     }
     let text = format!(
         "DRY RUN. Would send {}, which calls {}:\n\n{}\n\nvariables: {}\n\n{}\n",
@@ -686,33 +745,105 @@ mod tests {
     }
 
     #[test]
-    fn deleting_mutations_need_destructive_access() {
-        let cases = [
-            (WriteAccess::ReadOnly, DELETE_POLICY, Some("--enable-writes")),
-            (WriteAccess::Writes, DELETE_POLICY, Some("--enable-destructive")),
-            (WriteAccess::Destructive, DELETE_POLICY, None),
-            (WriteAccess::Writes, CREATE_POLICY, None),
+    fn each_mutation_needs_the_access_of_its_strictest_field() {
+        use WriteAccess::{Administration, Destructive, ReadOnly, Writes};
+        const MUTE: &str = "mutation { alertsMutingRuleCreate(accountId: 1, rule: {name: \"m\", enabled: true, \
+                            condition: {operator: AND, conditions: []}}) { id } }";
+        const KEYS: &str = "mutation { apiAccessCreateKeys(keys: {user: [{accountId: 1, userId: 1}]}) { createdKeys { id } } }";
+        const UNDELETE: &str = "mutation { dashboardUndelete(guid: \"g\") { errors { description } } }";
+        const UNKNOWN: &str = "mutation { somethingNewFromNewRelic(id: 1) { id } }";
+        const MIXED: &str = "mutation { alertsPolicyCreate(accountId: 1, policy: {name: \"p\", incidentPreference: \
+                             PER_POLICY}) { id } alertsMutingRuleCreate(accountId: 1, rule: {name: \"m\", enabled: true, \
+                             condition: {operator: AND, conditions: []}}) { id } }";
+        // (access, document, refusal must contain these, or None when previewed)
+        let cases: Vec<(WriteAccess, &str, Option<&[&str]>)> = vec![
+            (ReadOnly, CREATE_POLICY, Some(&["--enable-writes"])),
+            (ReadOnly, DELETE_POLICY, Some(&["--enable-writes"])),
+            (Writes, CREATE_POLICY, None),
+            (Writes, UNDELETE, None),
+            (Writes, DELETE_POLICY, Some(&["alertsPolicyDelete is destructive", "--enable-destructive"])),
+            (Writes, MUTE, Some(&["a muting rule silences alerting", "--enable-destructive"])),
+            (Writes, MIXED, Some(&["alertsMutingRuleCreate", "--enable-destructive"])),
+            (
+                Writes,
+                UNKNOWN,
+                Some(&["somethingNewFromNewRelic is not a NerdGraph mutation", "--enable-destructive"]),
+            ),
+            (
+                Writes,
+                KEYS,
+                Some(&[
+                    "apiAccessCreateKeys is an administration mutation (mints API keys)",
+                    "--enable-admin-mutations",
+                ]),
+            ),
+            (Destructive, DELETE_POLICY, None),
+            (Destructive, MUTE, None),
+            (Destructive, MIXED, None),
+            (Destructive, UNKNOWN, None),
+            (
+                Destructive,
+                KEYS,
+                Some(&["apiAccessCreateKeys", "--enable-admin-mutations together with --enable-destructive"]),
+            ),
+            (Administration, KEYS, None),
+            (Administration, DELETE_POLICY, None),
+            (Administration, CREATE_POLICY, None),
         ];
         for (access, query, refused) in cases {
             let outcome = plan_with(access, &context(Some(1), None), json!({ "query": query }));
             match (outcome, refused) {
                 (Ok(plan), None) => {
-                    let PlanAction::Write(write) = plan.action else { panic!("expected a write") };
-                    if query == DELETE_POLICY {
-                        assert!(write.preview.text.contains("cannot be undone"), "{}", write.preview.text);
-                    }
+                    let PlanAction::Write(_) = plan.action else { panic!("expected a write") };
                 }
-                (Err(PlanError::Tool(error)), Some(needle)) => {
+                (Err(PlanError::Tool(error)), Some(needles)) => {
                     assert_eq!(error.kind, ToolErrorKind::Policy);
-                    assert!(error.message.contains(needle), "{}", error.message);
+                    assert!(error.message.contains("was not sent"), "{}", error.message);
+                    for needle in needles {
+                        assert!(
+                            error.message.contains(needle),
+                            "{access:?} {query}: {needle:?} in {}",
+                            error.message
+                        );
+                    }
                 }
                 (other, _) => panic!("{access:?} {query}: {other:?}"),
             }
         }
-        assert_eq!(
-            destructive_fields(&document::select("mutation { dashboardUndelete(guid: \"g\") { errors { description } } nrqlDropRulesCreate(accountId: 1, rules: []) { failures { error { description } } } alertsPolicyUpdate(accountId: 1, id: 1, policy: {}) { id } }", None).unwrap()),
-            vec!["dashboardUndelete", "nrqlDropRulesCreate"]
-        );
+        // Only the fields the access does not allow are named.
+        let error = refusal(plan_with(Writes, &context(Some(1), None), json!({ "query": MIXED })));
+        assert!(!error.message.contains("alertsPolicyCreate"), "{}", error.message);
+    }
+
+    #[test]
+    fn previews_warn_of_every_field_beyond_an_ordinary_write() {
+        let cases = [
+            (WriteAccess::Destructive, DELETE_POLICY, Some("alertsPolicyDelete is destructive")),
+            (
+                WriteAccess::Destructive,
+                "mutation { newThing { id } }",
+                Some("newThing is not a NerdGraph mutation"),
+            ),
+            (
+                WriteAccess::Administration,
+                "mutation { apiAccessDeleteKeys(keys: {userKeyIds: [\"1\"]}) { deletedKeys { id } } }",
+                Some("apiAccessDeleteKeys is an administration mutation (revokes API keys)"),
+            ),
+            (WriteAccess::Writes, CREATE_POLICY, None),
+        ];
+        for (access, query, warning) in cases {
+            let plan = plan_with(access, &context(Some(1), None), json!({ "query": query })).unwrap();
+            let PlanAction::Write(write) = plan.action else { panic!("expected a write") };
+            let warnings = write.preview.structured["warnings"].as_array().unwrap().clone();
+            match warning {
+                Some(needle) => {
+                    assert_eq!(warnings.len(), 2, "{warnings:?}");
+                    assert!(warnings[1].as_str().unwrap().contains(needle), "{warnings:?}");
+                    assert!(write.preview.text.contains(needle), "{}", write.preview.text);
+                }
+                None => assert_eq!(warnings.len(), 1, "{warnings:?}"),
+            }
+        }
     }
 
     #[test]
@@ -729,9 +860,11 @@ mod tests {
         assert!(!properties.contains_key(CONFIRMATION_TOKEN_ARGUMENT));
         assert_eq!(descriptor.input_schema["required"], json!(["query"]));
 
-        for (access, hints) in
-            [(WriteAccess::Writes, ToolHints::WRITE), (WriteAccess::Destructive, ToolHints::DESTRUCTIVE)]
-        {
+        for (access, hints) in [
+            (WriteAccess::Writes, ToolHints::WRITE),
+            (WriteAccess::Destructive, ToolHints::DESTRUCTIVE),
+            (WriteAccess::Administration, ToolHints::DESTRUCTIVE),
+        ] {
             let writable = tool(access);
             let descriptor = writable.descriptor();
             assert_eq!(descriptor.hints, hints);
@@ -741,6 +874,51 @@ mod tests {
             arguments.insert("query".into(), json!(ME));
             arguments.insert(CONFIRMATION_TOKEN_ARGUMENT.into(), json!("token"));
             assert!(writable.plan(arguments, &context(Some(1), None)).is_ok(), "{access:?}");
+        }
+    }
+
+    #[test]
+    fn descriptions_say_what_each_access_refuses() {
+        // (access, words the description must hold, words it must not)
+        let cases: [(WriteAccess, &[&str], &[&str]); 4] = [
+            (WriteAccess::ReadOnly, &["mutations and subscriptions are refused"], &["confirmation_token"]),
+            (
+                WriteAccess::Writes,
+                &[
+                    "Only ordinary writes run",
+                    "undeleting a dashboard",
+                    "muting rules",
+                    "retention and drop rules",
+                    "does not know",
+                    "API keys",
+                    "destructive tools are off",
+                ],
+                &[],
+            ),
+            (
+                WriteAccess::Destructive,
+                &[
+                    "muting, retention and drop rules included",
+                    "API keys",
+                    "account cancellation",
+                    "administration mutations are off",
+                ],
+                &["Only ordinary writes run"],
+            ),
+            (
+                WriteAccess::Administration,
+                &["any mutation", "credential, account, user and role"],
+                &["Refused"],
+            ),
+        ];
+        for (access, present, absent) in cases {
+            let description = tool(access).descriptor().description.clone();
+            for needle in present {
+                assert!(description.contains(needle), "{access:?}: {needle:?} in {description}");
+            }
+            for needle in absent {
+                assert!(!description.contains(needle), "{access:?}: {needle:?} in {description}");
+            }
         }
     }
 
