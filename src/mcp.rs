@@ -66,18 +66,24 @@ impl McpFront {
         Self { runtime }
     }
 
-    /// Serves one client over `transport` until it disconnects; tells it when the tool list changes.
+    /// Serves one client over `reader`/`writer` until it disconnects (its input ends or its end
+    /// of our output closes; calls still running are then cancelled); tells it when the tool
+    /// list changes.
     pub async fn serve<R, W>(self, reader: R, writer: W) -> Result<(), ServeError>
     where
         R: AsyncRead + Send + Unpin + 'static,
         W: AsyncWrite + Send + Unpin + 'static,
     {
         let changes = self.runtime.subscribe_tool_changes();
-        let service = self.serve_with_ct(LineTransport::new(reader, writer), CancellationToken::new()).await;
+        // The transport cancels this when the client goes; rmcp cancels every call in flight with it.
+        let client_gone = CancellationToken::new();
+        let transport = LineTransport::new(reader, writer, client_gone.clone());
+        let service = self.serve_with_ct(transport, client_gone.clone()).await;
         let service = match service {
             Ok(service) => service,
             // A client that leaves before starting a session (after `server/discover`, say) is no failure.
             Err(ServerInitializeError::ConnectionClosed(_)) => return Ok(()),
+            Err(ServerInitializeError::Cancelled) if client_gone.is_cancelled() => return Ok(()),
             Err(error) => return Err(ServeError::Handshake(sanitize(&error.to_string()).into_owned())),
         };
         let notifier = tokio::spawn(forward_tool_changes(changes, service.peer().clone()));
