@@ -240,10 +240,6 @@ fn key(_: &Captures<'_>) -> String {
     REDACTED_KEY.to_owned()
 }
 
-fn path(_: &Captures<'_>) -> String {
-    PATH.to_owned()
-}
-
 fn path_after_prefix(captures: &Captures<'_>) -> String {
     format!("{}{PATH}", group(captures, 1))
 }
