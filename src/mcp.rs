@@ -155,7 +155,10 @@ fn success(output: Arc<ToolOutput>) -> CallToolResult {
 pub fn tool_failure(error: &ToolError) -> CallToolResult {
     let message = sanitize(&error.message).into_owned();
     let mut text = message.clone();
-    if let Some(retry_after) = error.retry_after {
+    // Most messages already say when to retry; the hint is for those that do not.
+    if let Some(retry_after) = error.retry_after
+        && !message.contains("retry")
+    {
         text.push_str(&format!(" (retry in {} s)", retry_after.as_secs().max(1)));
     }
     if let Some(id) = &error.error_id {

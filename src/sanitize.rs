@@ -1,11 +1,18 @@
 //! The filter every outgoing text passes: tool results, tool errors, protocol error
 //! messages and log lines that carry upstream text.
 //!
-//! It removes what must never leave the process — New Relic keys and other credentials,
-//! absolute file paths, Rust panics and backtraces — and replaces each with a marker
-//! ([`REDACTED_KEY`], [`REDACTED`], [`PATH`], [`BACKTRACE`]) so the reader still sees
-//! that something was there. Ordinary NRQL, entity GUIDs, New Relic permalinks, numbers
-//! and JSON pass unchanged.
+//! Two kinds of text leave the process, and each has its own rule set:
+//! - the server's own text (errors, logs, protocol messages: [`sanitize`],
+//!   [`sanitize_json`]) loses credentials, the server's own file paths, source locations,
+//!   panics and backtraces;
+//! - upstream data (what New Relic returned: rows, entity names, log messages, process
+//!   names, URIs, hosts — [`sanitize_upstream`], [`sanitize_upstream_json`], and
+//!   [`sanitize_output`] for a tool's answer) loses credentials only. A path, a
+//!   `file.rs:12` or a customer's own panic in telemetry is the customer's data.
+//!
+//! Each removal is replaced with a marker ([`REDACTED_KEY`], [`REDACTED`], [`PATH`],
+//! [`BACKTRACE`]) so the reader still sees that something was there. Ordinary NRQL,
+//! entity GUIDs, New Relic permalinks, numbers and JSON pass unchanged.
 //!
 //! Text with nothing to remove is returned borrowed, without allocating: one combined
 //! scan decides that, so the common case costs a single pass.
@@ -24,7 +31,7 @@ mod rules;
 use std::borrow::Cow;
 
 pub use error_id::{ErrorId, new_error_id};
-pub use json::sanitize_json;
+pub use json::{sanitize_json, sanitize_upstream_json};
 pub use output::sanitize_output;
 
 /// Replaces a New Relic key or another key with a recognisable shape.
@@ -43,9 +50,19 @@ const WITHHELD: &str = "[output withheld: the sanitizer is unavailable]";
 /// replacement completes another rule's input.
 const MAX_PASSES: usize = 3;
 
-/// Removes secrets, paths and backtraces from `text` (see the module documentation).
+/// Removes credentials, the server's own paths and backtraces from text the server
+/// writes itself (see the module documentation).
 pub fn sanitize(text: &str) -> Cow<'_, str> {
-    let Some(rules) = rules::compiled() else {
+    apply_until_settled(rules::server_text(), text)
+}
+
+/// Removes credentials from upstream data and leaves every other value as New Relic sent it.
+pub fn sanitize_upstream(text: &str) -> Cow<'_, str> {
+    apply_until_settled(rules::upstream_data(), text)
+}
+
+fn apply_until_settled<'t>(rules: Option<&rules::Rules>, text: &'t str) -> Cow<'t, str> {
+    let Some(rules) = rules else {
         return Cow::Borrowed(WITHHELD);
     };
     let mut current = match rules.apply(text) {
@@ -77,6 +94,40 @@ mod tests {
     fn markers_are_stable() {
         for marker in [REDACTED_KEY, REDACTED, PATH, BACKTRACE] {
             assert!(matches!(sanitize(marker), Cow::Borrowed(_)), "{marker}");
+            assert!(matches!(sanitize_upstream(marker), Cow::Borrowed(_)), "{marker}");
+        }
+    }
+
+    #[test]
+    fn each_kind_of_text_gets_its_own_rules() {
+        // (text, as the server's own text, as upstream data)
+        let cases = [
+            ("open /home/bob/x.toml", "open [path]", "open /home/bob/x.toml"),
+            ("at src/main.rs:2:5", "at [path]", "at src/main.rs:2:5"),
+            ("thread 'main' panicked at x", "[backtrace removed]", "thread 'main' panicked at x"),
+            (r"C:\Program Files\App\a.exe ran", "[path] ran", r"C:\Program Files\App\a.exe ran"),
+            (
+                "key 3f9a0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e",
+                "key [redacted]",
+                "key 3f9a0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e",
+            ),
+            (
+                "monkey 3f9a0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e",
+                "monkey 3f9a0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e",
+                "monkey 3f9a0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e",
+            ),
+            ("shop.example.rs:443", "shop.example.rs:443", "shop.example.rs:443"),
+            ("nrak-abcdefghijklmnop", "[redacted key]", "[redacted key]"),
+            ("password=hunter2", "password=[redacted]", "password=[redacted]"),
+            (
+                "Authorization: Bearer abc123def456",
+                "Authorization: Bearer [redacted]",
+                "Authorization: Bearer [redacted]",
+            ),
+        ];
+        for (text, server_text, upstream_data) in cases {
+            assert_eq!(sanitize(text), server_text, "server text: {text}");
+            assert_eq!(sanitize_upstream(text), upstream_data, "upstream data: {text}");
         }
     }
 }

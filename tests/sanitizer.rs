@@ -5,7 +5,9 @@
 
 use std::borrow::Cow;
 
-use newrelic_mcp::sanitize::{ErrorId, new_error_id, sanitize, sanitize_json};
+use newrelic_mcp::sanitize::{
+    ErrorId, new_error_id, sanitize, sanitize_json, sanitize_upstream, sanitize_upstream_json,
+};
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -301,6 +303,18 @@ fn leaks() -> Vec<(&'static str, String, Vec<String>, Vec<&'static str>)> {
             vec!["X-License-Key: [redacted]"],
         ),
         (
+            "Windows path with spaces, removed whole",
+            s(r"config not found at C:\Program Files\newrelic mcp\config.toml (denied)"),
+            vec![s("Files"), s("newrelic mcp"), s("config.toml")],
+            vec!["config not found at [path] (denied)"],
+        ),
+        (
+            "user key lowercased in a URL host",
+            s("GET https://nrak-7jq2zc4xw8kd1m5tb9vh3np6lra.example.com/ failed"),
+            vec![s("7jq2zc4xw8kd1m5tb9vh3np6lra")],
+            vec!["GET https://[redacted key].example.com/ failed"],
+        ),
+        (
             "token that looks like a secret after 'token:'",
             s("token: 8f14e45fceea167a5a36dedd4bea2543 refused"),
             vec![s("8f14e45fceea167a5a36dedd4bea2543")],
@@ -365,6 +379,88 @@ fn ordinary_output_comes_back_unchanged_and_unallocated() {
         let clean = sanitize(text);
         assert_eq!(clean, text);
         assert!(matches!(clean, Cow::Borrowed(_)), "allocated for {text:?}");
+    }
+}
+
+/// Upstream telemetry that looks like a path, a source location or an announced secret:
+/// the customer's data, returned byte for byte.
+fn telemetry() -> Vec<&'static str> {
+    vec![
+        "/var/lib/docker/volumes/pgdata/_data",
+        "/usr/sbin/nginx -g daemon off;",
+        "GET /home/index?page=2 200",
+        "upstream shop.example.rs:8443 answered 502",
+        "https://api.example.rs:443/v1/orders",
+        "monkey 3f9a0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b",
+        "cache key 123e4567-e89b-12d3-a456-426614174000 evicted",
+        "commit signature 3f9a2c7d1e8b4a6f0c5d9e2b7a1f4c8d3e6b9a20 verified",
+        "the token is 3f9a0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b",
+        r"C:\Program Files\nginx\nginx.exe exited with 1",
+        r"\\fileserver\share\reports\q3.xlsx",
+        "thread 'main' panicked at src/main.rs:12:5:\nindex out of bounds",
+        "stack backtrace:\n   0: app::main\n             at /home/app/src/main.rs:4:5",
+        "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace",
+        "/tmp/upload-8841.bin spilled to ~/cache/x",
+    ]
+}
+
+#[test]
+fn upstream_telemetry_comes_back_unchanged_and_unallocated() {
+    for text in telemetry() {
+        let clean = sanitize_upstream(text);
+        assert_eq!(clean, text);
+        assert!(matches!(clean, Cow::Borrowed(_)), "allocated for {text:?}");
+    }
+    let mut rows = json!({"results": telemetry().iter().map(|text| json!({"message": text, "/var/lib/docker": 1})).collect::<Vec<_>>()});
+    let before = rows.clone();
+    sanitize_upstream_json(&mut rows);
+    assert_eq!(rows, before);
+}
+
+/// Leaks of the corpus that are credentials by their shape or their name, so they go from
+/// upstream data too. (Paths, backtraces and secrets announced only by prose are removed from
+/// the server's own text alone.)
+const CREDENTIAL_LEAKS: &[&str] = &[
+    "user key in an auth error",
+    "user key as an API-Key header",
+    "API-Key header with an unrecognised key shape",
+    "insert key",
+    "browser key",
+    "browser key (BR)",
+    "REST admin key",
+    "query key",
+    "license key",
+    "EU license key",
+    "legacy 40-hex key after license_key=",
+    "bearer token in a header",
+    "lowercase authorization header in JSON text",
+    "bare bearer token",
+    "basic auth header",
+    "api_key in a query string",
+    "password= pair",
+    "password in JSON text",
+    "client secret with a colon",
+    "access token in YAML",
+    "HMAC secret as hex after its name",
+    "credentials in a URL",
+    "private key block",
+    "AWS access key id",
+    "user key inside a permalink's query",
+    "x-license-key header",
+    "user key lowercased in a URL host",
+];
+
+#[test]
+fn credentials_in_upstream_data_still_go() {
+    let corpus = leaks();
+    for name in CREDENTIAL_LEAKS {
+        let Some((what, text, secrets, _)) = corpus.iter().find(|(what, ..)| what == name) else {
+            panic!("{name} is not in the corpus");
+        };
+        let clean = sanitize_upstream(text);
+        for secret in secrets {
+            assert!(!clean.contains(secret.as_str()), "{what}: {secret:?} survived in {clean:?}");
+        }
     }
 }
 

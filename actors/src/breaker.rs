@@ -27,7 +27,24 @@ pub enum Admission {
     },
     Rejected {
         retry_in: Duration,
+        cause: OpenCause,
     },
+}
+
+/// Why the breaker stopped admitting calls: what the caller is told depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OpenCause {
+    /// Server errors, timeouts, refused connections.
+    #[default]
+    Unhealthy,
+    /// New Relic answered 429 (or `TOO_MANY_REQUESTS`): it throttles this key.
+    RateLimited,
+}
+
+impl OpenCause {
+    fn of(class: FailureClass) -> Self {
+        if class == FailureClass::RateLimited { Self::RateLimited } else { Self::Unhealthy }
+    }
 }
 
 pub enum BreakerMsg {
@@ -43,14 +60,16 @@ pub enum BreakerMsg {
 }
 
 /// The error a caller sees while the breaker is open.
-pub fn unavailable_error(retry_in: Duration) -> ToolError {
-    let seconds = retry_in.as_secs() + u64::from(retry_in.subsec_nanos() > 0);
-    ToolError {
-        kind: ToolErrorKind::Unavailable,
-        message: format!("New Relic is unreachable; retrying in {} s", seconds.max(1)),
-        retry_after: Some(retry_in),
-        error_id: None,
-    }
+pub fn unavailable_error(retry_in: Duration, cause: OpenCause) -> ToolError {
+    let seconds = (retry_in.as_secs() + u64::from(retry_in.subsec_nanos() > 0)).max(1);
+    let message = match cause {
+        OpenCause::Unhealthy => format!("New Relic is unreachable; retrying in {seconds} s"),
+        OpenCause::RateLimited => format!(
+            "New Relic is rate limiting this API key (too many concurrent requests or NRQL queries per \
+             minute); retry in {seconds} s"
+        ),
+    };
+    ToolError { kind: ToolErrorKind::Unavailable, message, retry_after: Some(retry_in), error_id: None }
 }
 
 pub struct CircuitBreaker;
@@ -64,6 +83,8 @@ pub struct BreakerActorState {
     endpoint: String,
     config: BreakerConfig,
     state: BreakerState,
+    /// The latest failure that counted towards opening: it names why the breaker is open.
+    cause: OpenCause,
 }
 
 impl BreakerActorState {
@@ -111,7 +132,12 @@ impl Actor for CircuitBreaker {
         _myself: ActorRef<Self::Msg>,
         args: BreakerArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
-        Ok(BreakerActorState { endpoint: args.endpoint, config: args.config, state: BreakerState::CLOSED })
+        Ok(BreakerActorState {
+            endpoint: args.endpoint,
+            config: args.config,
+            state: BreakerState::CLOSED,
+            cause: OpenCause::default(),
+        })
     }
 
     async fn handle(
@@ -123,13 +149,21 @@ impl Actor for CircuitBreaker {
         match message {
             BreakerMsg::Admit(reply) => {
                 let admission = match state.apply(BreakerEvent::Admit) {
-                    Some(Decision::Reject { retry_in }) => Admission::Rejected { retry_in },
+                    Some(Decision::Reject { retry_in }) => {
+                        Admission::Rejected { retry_in, cause: state.cause }
+                    }
                     Some(Decision::Admit { probe }) => Admission::Admitted { probe },
                     None => Admission::Admitted { probe: false },
                 };
                 let _ = reply.send(admission);
             }
             BreakerMsg::Record { probe, outcome } => {
+                if let Err(class) = outcome
+                    && class.trips_breaker()
+                    && !matches!(state.state, BreakerState::Open { .. })
+                {
+                    state.cause = OpenCause::of(class);
+                }
                 state.apply(BreakerEvent::Outcome { probe, outcome });
             }
             BreakerMsg::Status(reply) => {
@@ -157,11 +191,43 @@ mod tests {
             (Duration::ZERO, "retrying in 1 s"),
         ];
         for (retry_in, expected) in cases {
-            let error = unavailable_error(retry_in);
+            let error = unavailable_error(retry_in, OpenCause::Unhealthy);
             assert!(error.message.ends_with(expected), "{retry_in:?}: {}", error.message);
             assert_eq!(error.kind, ToolErrorKind::Unavailable);
             assert_eq!(error.retry_after, Some(retry_in));
             assert!(error.kind.is_retriable());
+        }
+    }
+
+    #[test]
+    fn a_breaker_opened_by_rate_limits_says_new_relic_is_rate_limiting() {
+        let error = unavailable_error(Duration::from_millis(2_500), OpenCause::RateLimited);
+        assert!(error.message.contains("rate limiting"), "{}", error.message);
+        assert!(error.message.ends_with("retry in 3 s"), "{}", error.message);
+        assert!(!error.message.contains("unreachable"), "{}", error.message);
+    }
+
+    #[tokio::test]
+    async fn the_breaker_remembers_why_it_opened() {
+        let cases = [
+            (FailureClass::RateLimited, OpenCause::RateLimited),
+            (FailureClass::Transient, OpenCause::Unhealthy),
+            (FailureClass::Unreachable, OpenCause::Unhealthy),
+        ];
+        for (class, expected) in cases {
+            let config = BreakerConfig { failure_threshold: 2, ..BreakerConfig::default() };
+            let (breaker, handle) =
+                Actor::spawn(None, CircuitBreaker, BreakerArgs { endpoint: "test".into(), config })
+                    .await
+                    .unwrap();
+            for _ in 0..2 {
+                breaker.cast(BreakerMsg::Record { probe: false, outcome: Err(class) }).unwrap();
+            }
+            let admission = breaker.call(BreakerMsg::Admit, None).await.unwrap().success_or(()).unwrap();
+            let Admission::Rejected { cause, .. } = admission else { panic!("{class:?}: {admission:?}") };
+            assert_eq!(cause, expected, "{class:?}");
+            breaker.stop(None);
+            handle.await.unwrap();
         }
     }
 }

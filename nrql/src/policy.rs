@@ -82,13 +82,15 @@ pub enum PolicyViolation {
         /// The time as written.
         text: String,
     },
-    /// `LIMIT n` or `LIMIT MAX` above the cap.
-    #[error("{} is above this server's cap of {cap}: use LIMIT {cap} or fewer, or add FACET/WHERE to narrow", limit_text(*.requested))]
+    /// `LIMIT n` or `LIMIT MAX` above the cap, in the query or in one of its subqueries.
+    #[error("{}{} is above this server's cap of {cap}: use LIMIT {cap} or fewer, or add FACET/WHERE to narrow", if *.in_subquery { "a subquery's " } else { "" }, limit_text(*.requested))]
     LimitTooHigh {
         /// The limit the query asks for.
         requested: Limit,
         /// The effective cap ([`Policy::effective_max_limit`]).
         cap: u32,
+        /// Whether the limit belongs to a subquery.
+        in_subquery: bool,
     },
     /// More subqueries than allowed.
     #[error("{}", subquery_message(*.count, *.max))]
@@ -104,6 +106,16 @@ pub enum PolicyViolation {
         /// The refused event type.
         event_type: String,
         /// The allow-list.
+        allowed: Vec<String>,
+    },
+    /// `SHOW EVENT TYPES` while event types are restricted: it would name every event type
+    /// of the account, the restricted ones included.
+    #[error(
+        "SHOW EVENT TYPES is not allowed here, because this server restricts what queries read; allowed event types: {}",
+        list_or_none(.allowed)
+    )]
+    ShowEventTypesNotAllowed {
+        /// The event type allow-list.
         allowed: Vec<String>,
     },
     /// `FROM lookup(…)` while event types are restricted.
@@ -188,8 +200,11 @@ impl Policy {
     pub fn violations(&self, query: &Query, now_epoch_ms: i64) -> Vec<PolicyViolation> {
         let mut found = Vec::new();
         match query {
-            // Listing event types reads no events: only its window is bounded.
+            // Listing event types reads no events, but it names every one of them.
             Query::ShowEventTypes(show) => {
+                if let Some(allowed) = &self.allowed_event_types {
+                    found.push(PolicyViolation::ShowEventTypesNotAllowed { allowed: allowed.clone() });
+                }
                 let window = self.window_violation(
                     show.since.as_ref(),
                     show.until.as_ref(),
@@ -205,9 +220,9 @@ impl Policy {
                 if count > self.max_subqueries {
                     found.push(PolicyViolation::TooManySubqueries { count, max: self.max_subqueries });
                 }
-                // Only the outer LIMIT bounds the rows a caller receives; a subquery's rows
-                // feed the outer query and never leave New Relic.
-                found.extend(self.limit_violation(select.limit));
+                // A subquery's rows feed the outer query, yet New Relic still reads and keeps
+                // them: every LIMIT is held to the same cap.
+                self.limit_violations(select, &mut found);
                 self.window_violations(select, now_epoch_ms, &mut found);
             }
         }
@@ -236,14 +251,22 @@ impl Policy {
         });
     }
 
-    fn limit_violation(&self, limit: Option<Limit>) -> Option<PolicyViolation> {
+    fn limit_violations(&self, outer: &SelectQuery, found: &mut Vec<PolicyViolation>) {
+        let mut is_outer = true;
+        outer.visit_queries(&mut |query| {
+            found.extend(self.limit_violation(query.limit, !is_outer));
+            is_outer = false;
+        });
+    }
+
+    fn limit_violation(&self, limit: Option<Limit>, in_subquery: bool) -> Option<PolicyViolation> {
         let requested = limit?;
         let cap = self.effective_max_limit();
         let too_high = match requested {
             Limit::Count(count) => count > u64::from(cap),
             Limit::Max => cap < NEW_RELIC_MAX_LIMIT,
         };
-        too_high.then_some(PolicyViolation::LimitTooHigh { requested, cap })
+        too_high.then_some(PolicyViolation::LimitTooHigh { requested, cap, in_subquery })
     }
 
     /// The window rule for the outer query and for every subquery that sets its own time

@@ -199,10 +199,36 @@ fn limit_rule() {
                 "LIMIT 5001 is above this server's cap of 5000: use LIMIT 5000 or fewer, or add FACET/WHERE to narrow",
             ),
         ),
-        // A subquery's rows feed the outer query and never reach the caller.
+        // A subquery's LIMIT is held to the same cap: New Relic reads those rows too.
         (
             &default,
             "FROM PageView JOIN (FROM PageAction SELECT count(*) FACET session LIMIT MAX) ON session SELECT count(*) LIMIT 100",
+            Err(
+                "a subquery's LIMIT MAX (5000 rows) is above this server's cap of 1000: use LIMIT 1000 or fewer, or add FACET/WHERE to narrow",
+            ),
+        ),
+        (
+            &default,
+            "SELECT count(*) FROM Transaction WHERE name IN (FROM Transaction SELECT uniques(name) LIMIT 5000)",
+            Err(
+                "a subquery's LIMIT 5000 is above this server's cap of 1000: use LIMIT 1000 or fewer, or add FACET/WHERE to narrow",
+            ),
+        ),
+        (
+            &default,
+            "SELECT max(c) FROM (SELECT count(*) AS c FROM Transaction FACET name LIMIT 4000)",
+            Err(
+                "a subquery's LIMIT 4000 is above this server's cap of 1000: use LIMIT 1000 or fewer, or add FACET/WHERE to narrow",
+            ),
+        ),
+        (
+            &default,
+            "FROM PageView JOIN (FROM PageAction SELECT count(*) FACET session LIMIT 1000) ON session SELECT count(*) LIMIT 100",
+            Ok(()),
+        ),
+        (
+            &at_max,
+            "FROM PageView JOIN (FROM PageAction SELECT count(*) FACET session LIMIT MAX) ON session SELECT count(*)",
             Ok(()),
         ),
     ];
@@ -282,8 +308,22 @@ fn event_type_rule() {
                 "lookup table 'customers' is not allowed here, because this server restricts what queries read; allowed event types: Transaction, Log",
             ),
         ),
-        (&restricted, "SHOW EVENT TYPES", Ok(())),
-        (&nothing, "SHOW EVENT TYPES SINCE 1 day ago", Ok(())),
+        // Listing event types would name the restricted ones too.
+        (&default, "SHOW EVENT TYPES", Ok(())),
+        (
+            &restricted,
+            "SHOW EVENT TYPES",
+            Err(
+                "SHOW EVENT TYPES is not allowed here, because this server restricts what queries read; allowed event types: Transaction, Log",
+            ),
+        ),
+        (
+            &nothing,
+            "SHOW EVENT TYPES SINCE 1 day ago",
+            Err(
+                "SHOW EVENT TYPES is not allowed here, because this server restricts what queries read; allowed event types: none",
+            ),
+        ),
         (
             &nothing,
             "SELECT count(*) FROM Transaction",
@@ -344,7 +384,7 @@ fn every_violation_is_listed_in_rule_order() {
                 allowed: vec!["Transaction".into(), "Log".into()]
             },
             PolicyViolation::TooManySubqueries { count: 1, max: 0 },
-            PolicyViolation::LimitTooHigh { requested: Limit::Max, cap: 1_000 },
+            PolicyViolation::LimitTooHigh { requested: Limit::Max, cap: 1_000, in_subquery: false },
             PolicyViolation::WindowTooLong {
                 span: Duration::from_secs(90 * 86_400),
                 limit: Duration::from_secs(30 * 86_400),

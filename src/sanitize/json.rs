@@ -5,7 +5,9 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
-use super::{REDACTED, sanitize};
+use super::{REDACTED, sanitize, sanitize_upstream};
+
+type TextSanitizer = for<'t> fn(&'t str) -> Cow<'t, str>;
 
 /// Object keys (compared without case, `-`, `_` or spaces) whose value is a credential
 /// whatever it looks like.
@@ -55,10 +57,20 @@ fn is_credential_key(key: &str) -> bool {
     })
 }
 
-/// Sanitizes every string in `value` in place: string values, object keys, and scalars
-/// stored under a credential key (replaced by `"[redacted]"`). Walks with an explicit
-/// stack, so arbitrarily deep values cannot overflow the call stack.
+/// Sanitizes JSON the server builds itself with the rules of [`sanitize`]: string values,
+/// object keys, and scalars stored under a credential key (replaced by `"[redacted]"`).
 pub fn sanitize_json(value: &mut Value) {
+    sanitize_json_with(value, sanitize);
+}
+
+/// Sanitizes upstream data (a tool's structured answer) with the rules of
+/// [`sanitize_upstream`]: credentials go, every other value stays as New Relic sent it.
+pub fn sanitize_upstream_json(value: &mut Value) {
+    sanitize_json_with(value, sanitize_upstream);
+}
+
+/// Walks with an explicit stack, so arbitrarily deep values cannot overflow the call stack.
+fn sanitize_json_with(value: &mut Value, sanitize: TextSanitizer) {
     let mut pending: Vec<&mut Value> = vec![value];
     while let Some(current) = pending.pop() {
         match current {
@@ -69,7 +81,7 @@ pub fn sanitize_json(value: &mut Value) {
             }
             Value::Array(items) => pending.extend(items.iter_mut()),
             Value::Object(map) => {
-                sanitize_keys(map);
+                sanitize_keys(map, sanitize);
                 for (key, item) in map.iter_mut() {
                     if is_credential_key(key) && redact_scalar(item) {
                         continue;
@@ -97,7 +109,7 @@ fn redact_scalar(item: &mut Value) -> bool {
 
 /// Rebuilds the map only when a key changes. Two keys that sanitize alike both survive:
 /// the later ones get a ` #2`, ` #3`… suffix rather than overwriting the first.
-fn sanitize_keys(map: &mut Map<String, Value>) {
+fn sanitize_keys(map: &mut Map<String, Value>, sanitize: TextSanitizer) {
     if map.keys().all(|key| matches!(sanitize(key), Cow::Borrowed(_))) {
         return;
     }

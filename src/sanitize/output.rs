@@ -17,15 +17,15 @@ use std::sync::Arc;
 use newrelic_mcp_actors::cache::weight::output_bytes;
 use newrelic_mcp_actors::tool::ToolOutput;
 
-use super::{sanitize, sanitize_json};
+use super::{sanitize_upstream, sanitize_upstream_json};
 
 /// Slots of one thread's memo: enough for the answers a burst of clients repeats.
 const SLOTS: usize = 256;
 /// Bytes of answers (as the cache weighs them: what they hold) one thread's memo may keep alive.
 const BUDGET_BYTES: u64 = 4 * 1024 * 1024;
 
-/// `output` with every string passed through the sanitizer; the same `Arc` when nothing
-/// needed removing.
+/// `output` with every string passed through the upstream-data rules (its text renders New
+/// Relic's rows; its structured content is them); the same `Arc` when nothing needed removing.
 pub fn sanitize_output(output: &Arc<ToolOutput>) -> Arc<ToolOutput> {
     // Only the caller holds it: nobody will ask for this answer again.
     if Arc::strong_count(output) == 1 {
@@ -42,9 +42,9 @@ thread_local! {
 }
 
 fn sanitize_fresh(output: &Arc<ToolOutput>) -> Arc<ToolOutput> {
-    let text = sanitize(&output.text);
+    let text = sanitize_upstream(&output.text);
     let mut structured = output.structured.clone();
-    sanitize_json(&mut structured);
+    sanitize_upstream_json(&mut structured);
     if matches!(text, std::borrow::Cow::Borrowed(_)) && structured == output.structured {
         return output.clone();
     }

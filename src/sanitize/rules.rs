@@ -22,6 +22,8 @@ const PATH_PREFIX: &str = r#"(^|[\s"'`(\[{=,:;<>|]|\\[nrt])"#;
 const UNIX_PATH_CHAR: &str = r#"[^\s"'`<>()\[\]{},;|*?\\]"#;
 /// A Windows path character; a backslash only when it does not escape a quote.
 const WINDOWS_PATH_CHAR: &str = r#"(?:[^\s"'`<>|\\]|\\[^\s"'`<>|])"#;
+/// A character of one Windows path segment (no separator).
+const WINDOWS_SEGMENT_CHAR: &str = r#"[^\s"'`<>|\\]"#;
 /// Directories whose paths reveal a machine's layout or a user's name.
 const UNIX_ROOTS: &str = "home|root|Users|tmp|var|etc|opt|usr|srv|mnt|private|nix|rustc|Library|Volumes";
 /// A credential value after `key=` or `key: `; never starts with a marker's `[`.
@@ -41,6 +43,17 @@ const CONFIRMATION_TOKEN_DIGITS: usize = 112;
 
 type Replace = fn(&Captures<'_>) -> String;
 
+/// Which text a rule guards.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Credentials: removed from every text, the server's own and upstream data alike.
+    Everywhere,
+    /// The server's own paths, source locations, backtraces and prose that announces a
+    /// secret: only the server writes these, while the same shapes in upstream data are the
+    /// customer's telemetry (volumes, process names, URIs, hosts, their own panics).
+    ServerText,
+}
+
 struct Rule {
     regex: Regex,
     replace: Replace,
@@ -52,63 +65,142 @@ pub(super) struct Rules {
     rules: Vec<Rule>,
 }
 
-static RULES: LazyLock<Option<Rules>> = LazyLock::new(|| Rules::build().ok());
+/// Every rule, for text the server writes itself.
+static SERVER_TEXT_RULES: LazyLock<Option<Rules>> =
+    LazyLock::new(|| Rules::build(patterns(&own_paths()), |_| true).ok());
+/// The credential rules only, for upstream data.
+static UPSTREAM_DATA_RULES: LazyLock<Option<Rules>> =
+    LazyLock::new(|| Rules::build(patterns(&[]), |scope| scope == Scope::Everywhere).ok());
 
-/// The compiled rules; `None` only if a pattern failed to compile (a unit test guards it).
-pub(super) fn compiled() -> Option<&'static Rules> {
-    RULES.as_ref()
+/// The rules for the server's own text; `None` only if a pattern failed to compile (a unit
+/// test guards it).
+pub(super) fn server_text() -> Option<&'static Rules> {
+    SERVER_TEXT_RULES.as_ref()
 }
 
-fn patterns() -> Vec<(String, Replace)> {
-    vec![
+/// The rules for upstream data; `None` only if a pattern failed to compile.
+pub(super) fn upstream_data() -> Option<&'static Rules> {
+    UPSTREAM_DATA_RULES.as_ref()
+}
+
+/// Directories this process knows as its own, longest first: where it was built (panics and
+/// `file!()` embed it), where its executable lies, where it runs, and its user's home.
+/// A bare `/` or a one-letter path would swallow everything, so only paths below a
+/// directory of their own count.
+fn own_paths() -> Vec<String> {
+    let build_dir = Some(env!("CARGO_MANIFEST_DIR").to_owned());
+    let install_dir = std::env::current_exe()
+        .ok()
+        .and_then(|executable| executable.parent().map(|dir| dir.display().to_string()));
+    let working_dir = std::env::current_dir().ok().map(|dir| dir.display().to_string());
+    let home_dir = std::env::var("HOME").ok();
+    let cargo_home = std::env::var("CARGO_HOME").ok();
+    let mut paths: Vec<String> = [build_dir, install_dir, working_dir, home_dir, cargo_home]
+        .into_iter()
+        .flatten()
+        .map(|path| path.trim_end_matches(['/', '\\']).to_owned())
+        .filter(|path| is_specific_directory(path))
+        .collect();
+    paths.sort_by_key(|path| std::cmp::Reverse(path.len()));
+    paths.dedup();
+    paths
+}
+
+fn is_specific_directory(path: &str) -> bool {
+    path.len() >= 4 && (path.starts_with('/') || path.contains(":\\"))
+}
+
+fn patterns(own_paths: &[String]) -> Vec<(Scope, String, Replace)> {
+    use Scope::{Everywhere, ServerText};
+    let mut table = vec![
         // A backtrace: the header and every frame line under it.
-        (format!(r"(?i:stack backtrace:)[ \t]*(?:{LINE_BREAK}[ \t]*(?:\d+:|at )[ \t]*{REST_OF_LINE})*"), backtrace),
+        (ServerText, format!(r"(?i:stack backtrace:)[ \t]*(?:{LINE_BREAK}[ \t]*(?:\d+:|at )[ \t]*{REST_OF_LINE})*"), backtrace as Replace),
         // `thread 'main' panicked at src/main.rs:2:5:` (the location line).
-        (format!(r"(?:thread '[^'\r\n]*' )?panicked at {REST_OF_LINE}"), backtrace),
+        (ServerText, format!(r"(?:thread '[^'\r\n]*' )?panicked at {REST_OF_LINE}"), backtrace),
         // `note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace`.
-        (format!(r#"(?:note:[^\r\n"\\]*?)?RUST_BACKTRACE{REST_OF_LINE}"#), backtrace),
-        (r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?s:.*?)(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)".to_owned(), key),
+        (ServerText, format!(r#"(?:note:[^\r\n"\\]*?)?RUST_BACKTRACE{REST_OF_LINE}"#), backtrace),
+        (Everywhere, r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?s:.*?)(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)".to_owned(), key),
         // user:password@ in a URL.
         (
+            Everywhere,
             r#"(?i)((?:https?|wss?|ftp|postgres(?:ql)?|mysql|redis|amqps?|mongodb(?:\+srv)?)://)[^/\s:@'"<>\\]+:[^/\s@'"<>\\]+@"#
                 .to_owned(),
             url_credentials,
         ),
-        (format!(r"{PATH_PREFIX}(/(?:{UNIX_ROOTS})/{UNIX_PATH_CHAR}+)"), path_after_prefix),
-        (format!(r"{PATH_PREFIX}([A-Za-z]:\\{WINDOWS_PATH_CHAR}*)"), path_after_prefix),
-        (format!(r"{PATH_PREFIX}(\\\\[A-Za-z0-9._$-]+\\{WINDOWS_PATH_CHAR}*)"), path_after_prefix),
-        (format!(r"{PATH_PREFIX}(~/{UNIX_PATH_CHAR}+)"), path_after_prefix),
-        // A source location such as `src/server.rs:42:7`.
-        (r"[A-Za-z0-9_.\-/]*[A-Za-z0-9_\-]\.rs:\d+(?::\d+)?".to_owned(), path),
-        // New Relic User (NRAK), admin, insert, query, browser and REST keys.
-        (r"NR(?:AK|AA|II|IQ|JS|BR|RA|SP)-[A-Za-z0-9]{6,}".to_owned(), key),
-        // License keys: 40 characters ending in NRAL (EU keys start with `eu01xx`).
-        (r"[A-Za-z0-9]{36}NRAL(?-u:\b)".to_owned(), key),
-        (r"(?-u:\b)(?:AKIA|ASIA)[0-9A-Z]{16}(?-u:\b)".to_owned(), key),
+    ];
+    if !own_paths.is_empty() {
+        let alternatives: Vec<String> = own_paths.iter().map(|path| regex::escape(path)).collect();
+        table.push((
+            ServerText,
+            format!(r"{PATH_PREFIX}((?:{}){UNIX_PATH_CHAR}*)", alternatives.join("|")),
+            own_path,
+        ));
+    }
+    table.extend([
+        (ServerText, format!(r"{PATH_PREFIX}(/(?:{UNIX_ROOTS})/{UNIX_PATH_CHAR}+)"), path_after_prefix as Replace),
+        // A Windows path, spaces included as long as a later backslash shows the path goes
+        // on (`C:\Program Files\x`), so it is never cut half-way.
         (
+            ServerText,
+            format!(r"{PATH_PREFIX}([A-Za-z]:\\{WINDOWS_PATH_CHAR}*(?:[ ]+{WINDOWS_SEGMENT_CHAR}*\\{WINDOWS_PATH_CHAR}*)*)"),
+            path_after_prefix,
+        ),
+        (
+            ServerText,
+            format!(r"{PATH_PREFIX}(\\\\[A-Za-z0-9._$-]+\\{WINDOWS_PATH_CHAR}*(?:[ ]+{WINDOWS_SEGMENT_CHAR}*\\{WINDOWS_PATH_CHAR}*)*)"),
+            path_after_prefix,
+        ),
+        (ServerText, format!(r"{PATH_PREFIX}(~/{UNIX_PATH_CHAR}+)"), path_after_prefix),
+        // A source location such as `src/server.rs:42:7`. The file's stem holds no dot, so a
+        // host on the `.rs` domain with a port (`shop.example.rs:443`) is not one.
+        (
+            ServerText,
+            r"(^|[^A-Za-z0-9_.\-/])((?:[A-Za-z0-9_.\-]*/)*[A-Za-z0-9_\-]+\.rs:\d+(?::\d+)?)".to_owned(),
+            path_after_prefix,
+        ),
+        // New Relic User (NRAK), admin, insert, query, browser and REST keys, in any case (a
+        // key lowercased inside a URL's host is still a key).
+        (Everywhere, r"(?i)NR(?:AK|AA|II|IQ|JS|BR|RA|SP)-[A-Za-z0-9]{6,}".to_owned(), key),
+        // License keys: 40 characters ending in NRAL (EU keys start with `eu01xx`).
+        (Everywhere, r"(?i)[A-Za-z0-9]{36}NRAL(?-u:\b)".to_owned(), key),
+        (Everywhere, r"(?-u:\b)(?:AKIA|ASIA)[0-9A-Z]{16}(?-u:\b)".to_owned(), key),
+        (
+            Everywhere,
             r#"(?i)((?:proxy-)?authorization\\?["']?[ \t]*[:=][ \t]*\\?["']?)((?:bearer|basic|digest|token|nrmcp1-hmac-sha256)[ \t]+)?([^\s"',;\\\[][^\s"',;\\]*)"#
                 .to_owned(),
             authorization,
         ),
-        (r"(?i)(?-u:\b)(bearer[ \t]+)([A-Za-z0-9\-._~+/]+=*)".to_owned(), bearer),
+        (Everywhere, r"(?i)(?-u:\b)(bearer[ \t]+)([A-Za-z0-9\-._~+/]+=*)".to_owned(), bearer),
         (
+            Everywhere,
             format!(
                 r#"(?i)(\\?["']?)((?:x-)?(?:{CREDENTIAL_NAMES}))(\\?["']?[ \t]*[:=][ \t]*)({QUOTED_VALUE}|{VALUE})"#
             ),
             credential_pair,
         ),
-        // A long hex or base64 secret right after a word that announces one.
+        // A long hex or base64 secret right after a word that announces one. Only in the
+        // server's own text: in telemetry, `cache key <uuid>` or `commit signature <sha>`
+        // are ordinary values.
         (
-            r#"(?i)((?:key|secret|token|hmac|signature|password|passphrase)(?:[ \t]+(?:(?:is|was|of)[ \t]+)?(?:[:=][ \t]*)?|[ \t]*[:=][ \t]*)\\?["']?)([A-Za-z0-9+/_\-]{32,}={0,2})"#
+            ServerText,
+            r#"(?i)((?-u:\b)(?:key|secret|token|hmac|signature|password|passphrase)(?:[ \t]+(?:(?:is|was|of)[ \t]+)?(?:[:=][ \t]*)?|[ \t]*[:=][ \t]*)\\?["']?)([A-Za-z0-9+/_\-]{32,}={0,2})"#
                 .to_owned(),
             announced_secret,
         ),
-    ]
+    ]);
+    table
 }
 
 impl Rules {
-    fn build() -> Result<Self, regex::Error> {
-        let table = patterns();
+    fn build(
+        table: Vec<(Scope, String, Replace)>,
+        applies: impl Fn(Scope) -> bool,
+    ) -> Result<Self, regex::Error> {
+        let table: Vec<(String, Replace)> = table
+            .into_iter()
+            .filter(|(scope, _, _)| applies(*scope))
+            .map(|(_, pattern, replace)| (pattern, replace))
+            .collect();
         let any = RegexSet::new(table.iter().map(|(pattern, _)| pattern.as_str()))?;
         let rules = table
             .into_iter()
@@ -116,7 +208,6 @@ impl Rules {
             .collect::<Result<Vec<_>, regex::Error>>()?;
         Ok(Self { any, rules })
     }
-
     /// One pass of every rule; borrowed when nothing changed.
     pub(super) fn apply<'t>(&self, text: &'t str) -> Cow<'t, str> {
         if !self.any.is_match(text) {
@@ -149,12 +240,23 @@ fn key(_: &Captures<'_>) -> String {
     REDACTED_KEY.to_owned()
 }
 
-fn path(_: &Captures<'_>) -> String {
-    PATH.to_owned()
-}
-
 fn path_after_prefix(captures: &Captures<'_>) -> String {
     format!("{}{PATH}", group(captures, 1))
+}
+
+/// One of the server's own directories, or a path below it; a longer name that merely
+/// starts the same (`/root` before `/rootfs`) is left alone.
+fn own_path(captures: &Captures<'_>) -> String {
+    let found = group(captures, 2);
+    let is_below = own_paths_cache().iter().any(|own| {
+        found.strip_prefix(own.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '\\']))
+    });
+    if is_below { path_after_prefix(captures) } else { group(captures, 0).to_owned() }
+}
+
+fn own_paths_cache() -> &'static [String] {
+    static OWN_PATHS: LazyLock<Vec<String>> = LazyLock::new(own_paths);
+    &OWN_PATHS
 }
 
 fn url_credentials(captures: &Captures<'_>) -> String {
@@ -241,9 +343,8 @@ mod tests {
 
     #[test]
     fn every_rule_compiles() {
-        let built = Rules::build();
-        assert!(built.is_ok(), "{:?}", built.err());
-        assert!(compiled().is_some());
+        assert!(server_text().is_some());
+        assert!(upstream_data().is_some());
     }
 
     #[test]
@@ -305,7 +406,7 @@ mod tests {
             ("password=hunter2", "password=[redacted]"),
             ("signing key 3f9a0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b", "signing key [redacted]"),
         ];
-        let rules = compiled().unwrap();
+        let rules = server_text().unwrap();
         for (input, expected) in cases {
             assert_eq!(rules.apply(input), expected, "{input}");
         }

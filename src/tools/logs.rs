@@ -111,8 +111,8 @@ fn search_logs(policy: &Arc<Policy>) -> Arc<dyn Tool> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchLogsArgs {
-    /// Text to find, e.g. `timeout` or `connection refused`; matched anywhere in the field
-    /// (`%` inside matches any run of characters).
+    /// Text to find, e.g. `timeout` or `connection refused`; matched literally anywhere in
+    /// the field (`%` and `_` are ordinary characters). One line: no control characters.
     pub query: String,
     /// Attribute to search (default `message`), e.g. `error.class`.
     pub field: Option<String>,
@@ -144,6 +144,14 @@ fn choose_search(args: SearchLogsArgs, _: &PlanContext) -> Result<NrqlCall<Searc
     if query.is_empty() {
         return Err(PlanError::InvalidArguments("query is empty: give the text to find".into()));
     }
+    // Checked before trimming: a trailing line break is refused too, not silently dropped.
+    if let Some(control) = args.query.chars().find(|c| c.is_control()) {
+        return Err(PlanError::InvalidArguments(format!(
+            "query holds the control character U+{:04X}: search for one line's text, without NUL, \
+             line breaks or tabs",
+            u32::from(control)
+        )));
+    }
     let filters = LogFilters::new(args.app_name.as_deref(), args.level.as_deref(), args.hostname.as_deref())?;
     let limit = args::limit("limit", args.limit, SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT)?;
     let context = SearchContext {
@@ -153,14 +161,28 @@ fn choose_search(args: SearchLogsArgs, _: &PlanContext) -> Result<NrqlCall<Searc
         window: args::since_label(args.since.as_deref(), SEARCH_DEFAULT_SINCE),
         limit,
     };
-    // The wildcards are part of the value, so they match around the text and nothing else.
-    let pattern = format!("%{query}%");
+    // The wildcards are part of the value, so they match around the text and nothing else;
+    // the text's own `%`, `_` and `\` are escaped so they match themselves.
+    let pattern = format!("%{}%", escape_like(query));
     let call = NrqlCall::new("search", args.account_id, context)
         .value("pattern", pattern)
         .value("limit", limit)
         .value_opt("field", args.field)
         .value_opt("since", args.since);
     Ok(filters.apply(call))
+}
+
+/// `text` as a `LIKE` pattern that matches it literally: NRQL's wildcards `%` and `_`, and
+/// the backslash that escapes them, each get a backslash.
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
 }
 
 fn render_search(answer: &NrqlAnswer, context: &SearchContext) -> Result<ToolOutput, ToolError> {
@@ -553,9 +575,37 @@ mod tests {
     #[test]
     fn searched_text_stays_a_value() {
         let query = nrql(&plan(&all(), "search_logs", json!({"query": "x' OR level LIKE '%"})).unwrap());
-        assert!(query.contains(r"WHERE message LIKE '%x\' OR level LIKE \'%%' LIMIT 50 SINCE"), "{query}");
+        assert!(query.contains(r"WHERE message LIKE '%x\' OR level LIKE \'\%%' LIMIT 50 SINCE"), "{query}");
         let field = plan(&all(), "search_logs", json!({"query": "x", "field": "message` OR `level"}));
         assert!(matches!(field, Err(PlanError::InvalidArguments(_))));
+    }
+
+    #[test]
+    fn wildcards_in_the_searched_text_match_literally() {
+        // The printer doubles a backslash only where the lexer would otherwise read it as an
+        // escape (before a quote, a backslash or the end).
+        let cases = [
+            ("50%", r"'%50\%%'"),
+            ("user_id", r"'%user\_id%'"),
+            (r"C:\temp", r"'%C:\\\temp%'"),
+            (r"100%_\", r"'%100\%\_\\\%'"),
+        ];
+        for (text, expected) in cases {
+            let query = nrql(&plan(&all(), "search_logs", json!({ "query": text })).unwrap());
+            assert!(query.contains(&format!("WHERE message LIKE {expected} LIMIT")), "{text}: {query}");
+        }
+    }
+
+    #[test]
+    fn control_characters_in_the_searched_text_are_refused() {
+        for text in ["a\u{0}b", "line one\nline two", "tab\there", "cr\r", "\u{7f}", "\u{85}next"] {
+            let Err(PlanError::InvalidArguments(message)) =
+                plan(&all(), "search_logs", json!({ "query": text }))
+            else {
+                panic!("{text:?} was accepted");
+            };
+            assert!(message.contains("query") && message.contains("control character"), "{message}");
+        }
     }
 
     #[test]

@@ -84,7 +84,7 @@ impl ExecutorWorker {
                 }
             }
             let probe = match admit(&breaker).await {
-                Some(Admission::Rejected { retry_in }) => return Err(unavailable_error(retry_in)),
+                Some(Admission::Rejected { retry_in, cause }) => return Err(unavailable_error(retry_in, cause)),
                 Some(Admission::Admitted { probe }) => probe,
                 None => {
                     // A breaker that is restarting protects nothing; failing every call until

@@ -145,18 +145,50 @@ pub fn comparison(op: BinaryOp, left: &Val, right: &Val) -> Val {
     })
 }
 
-/// `LIKE` with `%` matching any run of characters, ignoring case.
+/// One element of a `LIKE` pattern.
+#[derive(Clone, Copy, PartialEq)]
+enum LikeToken {
+    /// `%`: any run of characters, the empty one included.
+    AnyRun,
+    /// `_`: exactly one character.
+    AnyOne,
+    /// A character matched as itself (`\%`, `\_` and `\\` escape the wildcards and the escape).
+    Literal(char),
+}
+
+fn like_tokens(pattern: &str) -> Vec<LikeToken> {
+    let mut tokens = Vec::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        tokens.push(match c {
+            '%' => LikeToken::AnyRun,
+            '_' => LikeToken::AnyOne,
+            // A trailing backslash escapes nothing and stands for itself.
+            '\\' => LikeToken::Literal(chars.next().unwrap_or('\\')),
+            other => LikeToken::Literal(other),
+        });
+    }
+    tokens
+}
+
+/// `LIKE` with `%` matching any run of characters and `_` any one, ignoring case; a
+/// backslash makes the next character literal.
 pub fn like(text: &str, pattern: &str) -> bool {
     let text: Vec<char> = text.to_lowercase().chars().collect();
-    let pattern: Vec<char> = pattern.to_lowercase().chars().collect();
+    let pattern = like_tokens(&pattern.to_lowercase());
+    let matches_one = |token: LikeToken, c: char| match token {
+        LikeToken::AnyOne => true,
+        LikeToken::Literal(literal) => literal == c,
+        LikeToken::AnyRun => false,
+    };
     // Classic wildcard matching with backtracking on the last `%`.
     let (mut t, mut p) = (0usize, 0usize);
     let (mut star, mut mark) = (None::<usize>, 0usize);
     while t < text.len() {
-        if p < pattern.len() && pattern[p] != '%' && pattern[p] == text[t] {
+        if p < pattern.len() && matches_one(pattern[p], text[t]) {
             t += 1;
             p += 1;
-        } else if p < pattern.len() && pattern[p] == '%' {
+        } else if p < pattern.len() && pattern[p] == LikeToken::AnyRun {
             star = Some(p);
             mark = t;
             p += 1;
@@ -168,7 +200,7 @@ pub fn like(text: &str, pattern: &str) -> bool {
             return false;
         }
     }
-    while p < pattern.len() && pattern[p] == '%' {
+    while p < pattern.len() && pattern[p] == LikeToken::AnyRun {
         p += 1;
     }
     p == pattern.len()
@@ -335,6 +367,15 @@ mod tests {
             ("abc", "a%d", false),
             ("", "%", true),
             ("a%b", "a%b", true),
+            ("abc", "a_c", true),
+            ("ac", "a_c", false),
+            ("50% off", "%50\\%%", true),
+            ("500 off", "%50\\%%", false),
+            ("a_b", "a\\_b", true),
+            ("axb", "a\\_b", false),
+            (r"C:\dir", r"%:\\dir", true),
+            (r"C:dir", r"%:\\dir", false),
+            (r"end\", "end\\", true),
         ];
         for (text, pattern, expected) in cases {
             assert_eq!(like(text, pattern), expected, "{text} LIKE {pattern}");
