@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::error::Error as ClapError;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{LogFormat, SandboxFile};
@@ -66,16 +67,17 @@ pub struct ServeArgs {
     /// Log format on stderr.
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,
-    /// Cache shards (default: number of cores).
+    /// Cache shards, 1 to 1024 (default: number of cores).
     #[arg(long)]
     pub cache_shards: Option<usize>,
-    /// NerdGraph requests in flight at most (default 20).
+    /// NerdGraph requests in flight at most, 1 to 256 (default 20).
     #[arg(long)]
     pub executor_workers: Option<usize>,
-    /// Calls that may wait for a worker before new ones are refused (default 256).
+    /// Calls that may wait for a worker before new ones are refused, 1 to 65536 (default 256).
     #[arg(long)]
     pub executor_queue: Option<usize>,
-    /// NRQL queries sent per account per minute at most (default 3000, New Relic's limit).
+    /// NRQL queries sent per account per minute at most, 1 to 100000 (default 3000, New Relic's
+    /// limit).
     #[arg(long)]
     pub nrql_per_minute: Option<u32>,
     /// Crash a random runtime component about every N milliseconds (jittered), to watch
@@ -84,14 +86,16 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N")]
     pub chaos_interval_ms: Option<u64>,
     /// Only tools of these categories, comma-separated; `all` for every one. Default: discovery,
-    /// data-access, alerting, incident-response, logs, server, plugins
-    /// [env: NEW_RELIC_MCP_ENABLED_CATEGORIES].
+    /// data-access, alerting, incident-response, logs, server, plugins. Names are exact; an
+    /// unknown one refuses start-up [env: NEW_RELIC_MCP_ENABLED_CATEGORIES].
     #[arg(long, value_delimiter = ',')]
     pub enabled_categories: Option<Vec<String>>,
-    /// Only these tools, comma-separated [env: NEW_RELIC_MCP_ENABLED_TOOLS].
+    /// Only these tools, comma-separated; names are exact, an unknown one refuses start-up
+    /// [env: NEW_RELIC_MCP_ENABLED_TOOLS].
     #[arg(long, value_delimiter = ',')]
     pub enabled_tools: Option<Vec<String>>,
-    /// Never these tools, comma-separated [env: NEW_RELIC_MCP_DISABLED_TOOLS].
+    /// Never these tools, comma-separated; names are exact, an unknown one refuses start-up
+    /// [env: NEW_RELIC_MCP_DISABLED_TOOLS].
     #[arg(long, value_delimiter = ',')]
     pub disabled_tools: Option<Vec<String>>,
     /// A directory of plugin manifests (*.toml), loaded and watched [env: NEW_RELIC_MCP_PLUGIN_DIR].
@@ -118,7 +122,7 @@ pub struct ServeArgs {
 /// Fault injection for the sandbox (with `--sandbox`, or the `sandbox` command).
 #[derive(Debug, Args, Default)]
 pub struct FaultArgs {
-    /// Latency added to every sandbox response, in milliseconds.
+    /// Latency added to every sandbox response, in milliseconds, 0 to 60000.
     #[arg(long)]
     pub sandbox_latency_ms: Option<u64>,
     /// Share of sandbox requests answered with HTTP 5xx (0 to 1).
@@ -134,10 +138,11 @@ pub struct FaultArgs {
     #[arg(long)]
     pub sandbox_seed: Option<u64>,
     /// Polls a long async NRQL query (a window over one day) needs in the sandbox before it
-    /// answers (default 2; 0 answers at once).
+    /// answers, 0 to 100 (default 2; 0 answers at once).
     #[arg(long, value_name = "N")]
     pub sandbox_async_polls: Option<u32>,
-    /// The retryAfter, in seconds, the sandbox asks for while an async NRQL query runs (default 1).
+    /// The retryAfter, in seconds, the sandbox asks for while an async NRQL query runs, 0 to 60
+    /// (default 1).
     #[arg(long, value_name = "SECONDS")]
     pub sandbox_async_retry_after: Option<u64>,
 }
@@ -170,7 +175,11 @@ pub struct SandboxArgs {
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    crate::logging::install_panic_hook();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return parse_failure(&error),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => return fail(1, &format!("cannot start the async runtime: {error}")),
@@ -182,6 +191,20 @@ pub fn main() -> ExitCode {
         Command::Plugins(command) => plugins::run(command),
         Command::Loadtest(args) => runtime.block_on(loadtest::loadtest(args)),
     }
+}
+
+/// Help and version go to stdout as clap wrote them; a usage error goes to stderr through the
+/// sanitizer, since clap quotes the offending value and that may be a key typed in the wrong
+/// place.
+fn parse_failure(error: &ClapError) -> ExitCode {
+    let code = u8::try_from(error.exit_code()).unwrap_or(2);
+    let text = error.render().to_string();
+    if error.use_stderr() {
+        let _ = write!(std::io::stderr(), "{}", crate::sanitize::sanitize(&text));
+    } else {
+        let _ = write!(std::io::stdout(), "{text}");
+    }
+    ExitCode::from(code)
 }
 
 pub(crate) fn fail(code: u8, message: &str) -> ExitCode {

@@ -4,6 +4,9 @@
 //! lookup), so every precedence rule and every refusal is unit-tested. Unknown keys in the
 //! file are refused by name; the API key is held as a secret from the moment it is read.
 
+pub mod bounds;
+pub mod tool_names;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -13,6 +16,11 @@ use serde::Deserialize;
 use crate::nerdgraph::endpoint::{Endpoint, EndpointError, LoopbackPolicy, Region};
 use newrelic_mcp_actors::tool::{ToolFilter, WriteAccess};
 use newrelic_mcp_nrql::Policy;
+
+use self::bounds::flag_or_file;
+pub use self::bounds::{Bound, OutOfRange, Source};
+pub use self::tool_names::{KnownNames, NamedList, ToolSelection, UnknownNames};
+use self::tool_names::{clean_names, split_names};
 
 /// The configuration file, every field optional. Unknown keys are refused.
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
@@ -195,6 +203,8 @@ pub struct Settings {
     pub nrql_policy: Policy,
     /// Which tools clients see.
     pub tool_filter: ToolFilter,
+    /// The tool-selection lists as given, checked against the tools there are at start.
+    pub tool_selection: ToolSelection,
     /// Where plugin manifests are loaded from and watched, when set.
     pub plugin_dir: Option<PathBuf>,
 }
@@ -222,6 +232,10 @@ pub enum ConfigError {
          (--enable-destructive --enable-admin-mutations), or neither"
     )]
     AdminMutationsWithoutDestructive,
+    #[error(transparent)]
+    OutOfRange(#[from] OutOfRange),
+    #[error(transparent)]
+    UnknownNames(#[from] UnknownNames),
 }
 
 impl ConfigError {
@@ -289,26 +303,35 @@ pub const ALL_CATEGORIES: &str = "all";
 
 /// The configured categories: the default set when none are given, no restriction when the
 /// list names `all`.
-fn enabled_categories(configured: Option<Vec<String>>) -> Option<Vec<String>> {
+fn enabled_categories(configured: Option<&NamedList>) -> Option<Vec<String>> {
     match configured {
         None => Some(DEFAULT_CATEGORIES.iter().map(|category| category.to_string()).collect()),
-        Some(list) if list.iter().any(|category| category.eq_ignore_ascii_case(ALL_CATEGORIES)) => None,
-        Some(list) => Some(list),
+        Some(list) if list.names.iter().any(|category| category == ALL_CATEGORIES) => None,
+        Some(list) => Some(list.names.clone()),
     }
 }
 
-/// A comma-separated list from flags, else the environment, else the file.
+/// A list of names from the flag, else the environment (comma-separated), else the file; one
+/// parser for all three: items trimmed, empty ones dropped, names kept exact. A list left
+/// empty counts as not given.
 fn name_list(
-    flag: &Option<Vec<String>>,
-    env_name: &str,
-    env: &dyn Fn(&str) -> Option<String>,
+    setting: &'static str,
+    flag: (&Option<Vec<String>>, &'static str),
+    env: (&'static str, &dyn Fn(&str) -> Option<String>),
     file: &Option<Vec<String>>,
-) -> Option<Vec<String>> {
-    let split =
-        |text: &str| text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
-    flag.clone()
-        .or_else(|| env(env_name).filter(|v| !v.trim().is_empty()).map(|v| split(&v)))
-        .or_else(|| file.clone())
+) -> Option<NamedList> {
+    let given = |names: Vec<String>, origin: Source| {
+        (!names.is_empty()).then_some(NamedList { setting, origin, names })
+    };
+    let (flag_value, flag_name) = flag;
+    let (env_name, lookup) = env;
+    flag_value
+        .as_ref()
+        .and_then(|items| given(clean_names(items.iter().map(String::as_str)), Source::Flag(flag_name)))
+        .or_else(|| lookup(env_name).and_then(|text| given(split_names(&text), Source::Env(env_name))))
+        .or_else(|| {
+            file.as_ref().and_then(|items| given(clean_names(items.iter().map(String::as_str)), Source::File))
+        })
 }
 
 /// A yes/no setting from the environment: `true`/`false`/`1`/`0` (any case); blank is unset.
@@ -407,16 +430,7 @@ pub fn resolve(
     }
 
     let target = if overrides.sandbox {
-        let faults = merge_faults(&overrides.sandbox_faults, file.sandbox.as_ref());
-        Target::Sandbox(SandboxSettings {
-            latency: Duration::from_millis(faults.latency_ms.unwrap_or(0)),
-            error_5xx_rate: check_rate("sandbox 5xx rate", faults.error_5xx_rate)?,
-            rate_429_rate: check_rate("sandbox 429 rate", faults.rate_429_rate)?,
-            graphql_timeout_rate: check_rate("sandbox timeout rate", faults.graphql_timeout_rate)?,
-            seed: faults.seed,
-            async_polls: faults.async_polls,
-            async_retry_after_seconds: faults.async_retry_after_seconds,
-        })
+        Target::Sandbox(sandbox_settings(&overrides.sandbox_faults, file.sandbox.as_ref())?)
     } else {
         let api_key = env("NEW_RELIC_API_KEY")
             .or(file.api_key.clone())
@@ -449,80 +463,92 @@ pub fn resolve(
 
     let nrql = file.nrql.clone().unwrap_or_default();
     let defaults = Policy::default();
-    let max_limit = nrql.max_limit.unwrap_or(defaults.max_limit);
-    if max_limit == 0 || max_limit > newrelic_mcp_nrql::policy::NEW_RELIC_MAX_LIMIT {
-        return Err(ConfigError::BadValue {
-            name: "nrql.max_limit",
-            value: max_limit.to_string(),
-            expected: "from 1 to 5000 (New Relic's own maximum)",
-        });
-    }
+    let in_file = |value: Option<u64>| value.map(|value| (value, Source::File));
+    let max_limit = bounds::NRQL_MAX_LIMIT
+        .resolve(nrql.max_limit.map(|limit| (limit, Source::File)), u64::from(defaults.max_limit))?;
     let nrql_policy = Policy {
         max_window: match nrql.max_window_days {
-            Some(0) => {
-                return Err(ConfigError::BadValue {
-                    name: "nrql.max_window_days",
-                    value: "0".into(),
-                    expected: "at least 1",
-                });
+            Some(days) => {
+                let days = bounds::NRQL_MAX_WINDOW_DAYS.check(days, Source::File)?;
+                Duration::from_secs(days.saturating_mul(86_400))
             }
-            Some(days) => Duration::from_secs(days.saturating_mul(86_400)),
             None => defaults.max_window,
         },
-        max_limit,
+        max_limit: u32::try_from(max_limit).unwrap_or(defaults.max_limit),
         allowed_event_types: nrql.allowed_event_types.clone(),
         allowed_accounts: allowed_accounts.clone(),
         ..defaults
     };
 
     let write_access = write_access(overrides, env, &file)?;
-    let positive = |name: &'static str, value: Option<usize>, default: usize| match value {
-        Some(0) => Err(ConfigError::BadValue { name, value: "0".into(), expected: "at least 1" }),
-        Some(value) => Ok(value),
-        None => Ok(default),
+    let tool_selection = ToolSelection {
+        enabled_categories: name_list(
+            "enabled_categories",
+            (&overrides.enabled_categories, "--enabled-categories"),
+            ("NEW_RELIC_MCP_ENABLED_CATEGORIES", env),
+            &file.enabled_categories,
+        ),
+        enabled_tools: name_list(
+            "enabled_tools",
+            (&overrides.enabled_tools, "--enabled-tools"),
+            ("NEW_RELIC_MCP_ENABLED_TOOLS", env),
+            &file.enabled_tools,
+        ),
+        disabled_tools: name_list(
+            "disabled_tools",
+            (&overrides.disabled_tools, "--disabled-tools"),
+            ("NEW_RELIC_MCP_DISABLED_TOOLS", env),
+            &file.disabled_tools,
+        ),
     };
-    let positive_u32 = |name: &'static str, value: Option<u32>, default: u32| {
-        positive(name, value.map(|v| v as usize), default as usize).map(|v| v as u32)
+    let tool_filter = ToolFilter {
+        enabled_categories: enabled_categories(tool_selection.enabled_categories.as_ref()),
+        enabled_tools: tool_selection.enabled_tools.as_ref().map(|list| list.names.clone()),
+        disabled_tools: tool_selection
+            .disabled_tools
+            .as_ref()
+            .map(|list| list.names.clone())
+            .unwrap_or_default(),
+        write_access,
     };
+    let cache_shards = match flag_or_file(overrides.cache_shards, "--cache-shards", runtime.cache_shards) {
+        Some((shards, origin)) => Some(bounds::CACHE_SHARDS.check(shards, origin)?),
+        None => None,
+    };
+    let cache_capacity_mb = bounds::CACHE_CAPACITY_MB.resolve(in_file(runtime.cache_capacity_mb), 64)?;
+    let executor_workers = bounds::EXECUTOR_WORKERS.resolve(
+        flag_or_file(overrides.executor_workers, "--executor-workers", runtime.executor_workers),
+        20,
+    )?;
+    let executor_queue = bounds::EXECUTOR_QUEUE
+        .resolve(flag_or_file(overrides.executor_queue, "--executor-queue", runtime.executor_queue), 256)?;
+    let default_timeout_seconds =
+        bounds::DEFAULT_TIMEOUT_SECONDS.resolve(in_file(runtime.default_timeout_seconds), 30)?;
+    let nrql_per_minute = bounds::NRQL_PER_MINUTE.resolve(
+        flag_or_file(overrides.nrql_per_minute, "--nrql-per-minute", runtime.nrql_per_minute),
+        3_000,
+    )?;
+    let upstream_attempts =
+        bounds::UPSTREAM_ATTEMPTS.resolve(runtime.upstream_attempts.map(|n| (n, Source::File)), 5)?;
+    let breaker_failure_threshold = bounds::BREAKER_FAILURE_THRESHOLD
+        .resolve(runtime.breaker_failure_threshold.map(|n| (n, Source::File)), 5)?;
+    let breaker_open_seconds =
+        bounds::BREAKER_OPEN_SECONDS.resolve(in_file(runtime.breaker_open_seconds), 10)?;
     Ok(Settings {
         target,
         default_account,
         allowed_accounts,
         log_format: overrides.log_format.or(file.log_format).unwrap_or_default(),
-        cache_shards: match overrides.cache_shards.or(runtime.cache_shards) {
-            Some(0) => {
-                return Err(ConfigError::BadValue {
-                    name: "cache_shards",
-                    value: "0".into(),
-                    expected: "at least 1",
-                });
-            }
-            other => other,
-        },
-        cache_capacity_bytes: runtime.cache_capacity_mb.unwrap_or(64).max(1) * 1024 * 1024,
-        executor_workers: positive(
-            "executor_workers",
-            overrides.executor_workers.or(runtime.executor_workers),
-            20,
-        )?,
-        executor_queue: positive("executor_queue", overrides.executor_queue.or(runtime.executor_queue), 256)?,
-        default_timeout: Duration::from_secs(runtime.default_timeout_seconds.unwrap_or(30).clamp(1, 300)),
-        nrql_per_minute: positive_u32(
-            "nrql_per_minute",
-            overrides.nrql_per_minute.or(runtime.nrql_per_minute),
-            3_000,
-        )?,
-        upstream_attempts: positive_u32("upstream_attempts", runtime.upstream_attempts, 5)?,
-        breaker_failure_threshold: positive_u32(
-            "breaker_failure_threshold",
-            runtime.breaker_failure_threshold,
-            5,
-        )?,
-        breaker_open_for: Duration::from_secs(positive(
-            "breaker_open_seconds",
-            runtime.breaker_open_seconds.map(|v| v as usize),
-            10,
-        )? as u64),
+        cache_shards: cache_shards.map(to_usize),
+        // Within its bound the product cannot overflow.
+        cache_capacity_bytes: cache_capacity_mb.saturating_mul(1024 * 1024),
+        executor_workers: to_usize(executor_workers),
+        executor_queue: to_usize(executor_queue),
+        default_timeout: Duration::from_secs(default_timeout_seconds),
+        nrql_per_minute: to_u32(nrql_per_minute),
+        upstream_attempts: to_u32(upstream_attempts),
+        breaker_failure_threshold: to_u32(breaker_failure_threshold),
+        breaker_open_for: Duration::from_secs(breaker_open_seconds),
         nrql_policy,
         plugin_dir: overrides
             .plugin_dir
@@ -531,42 +557,53 @@ pub fn resolve(
                 env("NEW_RELIC_MCP_PLUGIN_DIR").filter(|dir| !dir.trim().is_empty()).map(PathBuf::from)
             })
             .or(file.plugin_dir.clone()),
-        tool_filter: ToolFilter {
-            enabled_categories: enabled_categories(name_list(
-                &overrides.enabled_categories,
-                "NEW_RELIC_MCP_ENABLED_CATEGORIES",
-                env,
-                &file.enabled_categories,
-            )),
-            enabled_tools: name_list(
-                &overrides.enabled_tools,
-                "NEW_RELIC_MCP_ENABLED_TOOLS",
-                env,
-                &file.enabled_tools,
-            ),
-            disabled_tools: name_list(
-                &overrides.disabled_tools,
-                "NEW_RELIC_MCP_DISABLED_TOOLS",
-                env,
-                &file.disabled_tools,
-            )
-            .unwrap_or_default(),
-            write_access,
-        },
+        tool_filter,
+        tool_selection,
     })
 }
 
-fn merge_faults(flags: &SandboxFile, file: Option<&SandboxFile>) -> SandboxFile {
+/// A bounded value as a `usize`; every bound is far below `usize::MAX`.
+fn to_usize(value: u64) -> usize {
+    usize::try_from(value).unwrap_or(usize::MAX)
+}
+
+/// A bounded value as a `u32`; every bound of a `u32` setting fits one.
+fn to_u32(value: u64) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
+}
+
+/// The sandbox's fault injection from the flags over the file, every value checked.
+pub fn sandbox_settings(
+    flags: &SandboxFile,
+    file: Option<&SandboxFile>,
+) -> Result<SandboxSettings, ConfigError> {
     let file = file.cloned().unwrap_or_default();
-    SandboxFile {
-        latency_ms: flags.latency_ms.or(file.latency_ms),
-        error_5xx_rate: flags.error_5xx_rate.or(file.error_5xx_rate),
-        rate_429_rate: flags.rate_429_rate.or(file.rate_429_rate),
-        graphql_timeout_rate: flags.graphql_timeout_rate.or(file.graphql_timeout_rate),
+    let latency_ms = bounds::SANDBOX_LATENCY_MS
+        .resolve(flag_or_file(flags.latency_ms, "--sandbox-latency-ms", file.latency_ms), 0)?;
+    let async_polls = match flag_or_file(flags.async_polls, "--sandbox-async-polls", file.async_polls) {
+        Some((polls, origin)) => Some(to_u32(bounds::SANDBOX_ASYNC_POLLS.check(polls, origin)?)),
+        None => None,
+    };
+    let async_retry_after_seconds = match flag_or_file(
+        flags.async_retry_after_seconds,
+        "--sandbox-async-retry-after",
+        file.async_retry_after_seconds,
+    ) {
+        Some((seconds, origin)) => Some(bounds::SANDBOX_ASYNC_RETRY_AFTER_SECONDS.check(seconds, origin)?),
+        None => None,
+    };
+    Ok(SandboxSettings {
+        latency: Duration::from_millis(latency_ms),
+        error_5xx_rate: check_rate("sandbox 5xx rate", flags.error_5xx_rate.or(file.error_5xx_rate))?,
+        rate_429_rate: check_rate("sandbox 429 rate", flags.rate_429_rate.or(file.rate_429_rate))?,
+        graphql_timeout_rate: check_rate(
+            "sandbox timeout rate",
+            flags.graphql_timeout_rate.or(file.graphql_timeout_rate),
+        )?,
         seed: flags.seed.or(file.seed),
-        async_polls: flags.async_polls.or(file.async_polls),
-        async_retry_after_seconds: flags.async_retry_after_seconds.or(file.async_retry_after_seconds),
-    }
+        async_polls,
+        async_retry_after_seconds,
+    })
 }
 
 #[cfg(test)]
@@ -636,7 +673,7 @@ mod tests {
             (
                 Overrides::default(),
                 vec![key, ("NEW_RELIC_NERDGRAPH_URL", "https://evil.example.com/graphql")],
-                "evil.example.com",
+                "not a New Relic host",
             ),
             (
                 Overrides::default(),
@@ -726,7 +763,9 @@ mod tests {
         let cases: Vec<(Overrides, Vec<(&str, &str)>, Option<FileConfig>, Option<Vec<String>>)> = vec![
             (sandbox.clone(), vec![], None, default_set.clone()),
             (flag(&["all"]), vec![], None, None),
-            (flag(&["logs", "ALL"]), vec![], None, None),
+            (flag(&["logs", "all"]), vec![], None, None),
+            // Names are exact: `ALL` is no category, and the start-up check refuses it.
+            (flag(&["logs", "ALL"]), vec![], None, Some(vec!["logs".into(), "ALL".into()])),
             (
                 flag(&["logs"]),
                 vec![("NEW_RELIC_MCP_ENABLED_CATEGORIES", "all")],
@@ -937,6 +976,113 @@ mod tests {
         ] {
             let error = resolve(&sandbox, &env_of(&[]), Some(parse_file(text).unwrap())).unwrap_err();
             assert!(error.to_string().contains(name), "{error}");
+        }
+    }
+
+    #[test]
+    fn every_bounded_setting_refuses_values_outside_its_range_by_name_and_range() {
+        let sandbox = Overrides { sandbox: true, ..Default::default() };
+        let from_file = |bound: &Bound, value: String| {
+            let (section, key) = bound.name.split_once('.').unwrap();
+            let file = parse_file(&format!("[{section}]\n{key} = {value}\n")).unwrap();
+            resolve(&sandbox, &env_of(&[]), Some(file))
+        };
+        for bound in bounds::ALL {
+            for accepted in [bound.min, bound.max] {
+                assert!(from_file(&bound, accepted.to_string()).is_ok(), "{} = {accepted}", bound.name);
+            }
+            let mut refused = vec![bound.max + 1];
+            if bound.min > 0 {
+                refused.push(bound.min - 1);
+            }
+            for value in refused {
+                let error = from_file(&bound, value.to_string()).unwrap_err();
+                assert_eq!(error.exit_code(), 2);
+                let text = error.to_string();
+                let range = format!("from {} to {}", bound.min, bound.max);
+                assert!(
+                    text.contains(bound.name) && text.contains(&range) && text.contains("configuration file"),
+                    "{text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_lie_inside_their_ranges() {
+        let sandbox = Overrides { sandbox: true, ..Default::default() };
+        let settings = resolve(&sandbox, &env_of(&[]), None).unwrap();
+        assert!(settings.breaker_open_for <= Duration::from_secs(bounds::BREAKER_OPEN_SECONDS.max));
+        let text = include_str!("../examples/newrelic-mcp.toml");
+        for bound in bounds::ALL {
+            let (_, key) = bound.name.split_once('.').unwrap();
+            let range = format!("{} to {}", bound.min, bound.max);
+            let lines: Vec<&str> = text.lines().collect();
+            let assignment = format!("{key} = ");
+            let documented = lines.iter().enumerate().any(|(index, line)| {
+                line.contains(&assignment) && lines[index.saturating_sub(3)..index].concat().contains(&range)
+            });
+            assert!(documented, "{} ({range}) is not documented in the example file", bound.name);
+        }
+    }
+
+    #[test]
+    fn flags_name_themselves_as_the_source_of_a_refused_value() {
+        let cases: Vec<(Overrides, &str)> = vec![
+            (Overrides { cache_shards: Some(1_000_000), ..Default::default() }, "flag --cache-shards"),
+            (Overrides { executor_workers: Some(100_000), ..Default::default() }, "flag --executor-workers"),
+            (Overrides { executor_queue: Some(0), ..Default::default() }, "flag --executor-queue"),
+            (Overrides { nrql_per_minute: Some(0), ..Default::default() }, "flag --nrql-per-minute"),
+            (
+                Overrides {
+                    sandbox_faults: SandboxFile { latency_ms: Some(u64::MAX), ..Default::default() },
+                    ..Default::default()
+                },
+                "flag --sandbox-latency-ms",
+            ),
+        ];
+        for (overrides, needle) in cases {
+            let overrides = Overrides { sandbox: true, ..overrides };
+            let error = resolve(&overrides, &env_of(&[]), None).unwrap_err().to_string();
+            assert!(error.contains(needle), "{error}");
+        }
+    }
+
+    #[test]
+    fn one_list_parser_for_flags_environment_and_file() {
+        let sandbox = Overrides { sandbox: true, ..Default::default() };
+        let names = |list: &[&str]| Some(list.iter().map(|n| n.to_string()).collect::<Vec<_>>());
+        let cases: Vec<(Overrides, Vec<(&str, &str)>, Option<FileConfig>, Option<Vec<String>>, Source)> = vec![
+            (
+                Overrides {
+                    disabled_tools: names(&["execute_nrql_query", " query_nerdgraph", " "]),
+                    ..sandbox.clone()
+                },
+                vec![],
+                None,
+                names(&["execute_nrql_query", "query_nerdgraph"]),
+                Source::Flag("--disabled-tools"),
+            ),
+            (
+                sandbox.clone(),
+                vec![("NEW_RELIC_MCP_DISABLED_TOOLS", " execute_nrql_query , query_nerdgraph ,")],
+                None,
+                names(&["execute_nrql_query", "query_nerdgraph"]),
+                Source::Env("NEW_RELIC_MCP_DISABLED_TOOLS"),
+            ),
+            (
+                sandbox.clone(),
+                vec![],
+                Some(parse_file("disabled_tools = [\" execute_nrql_query\", \"Query_NerdGraph \"]").unwrap()),
+                names(&["execute_nrql_query", "Query_NerdGraph"]),
+                Source::File,
+            ),
+        ];
+        for (overrides, env, file, expected, origin) in cases {
+            let settings = resolve(&overrides, &env_of(&env), file).unwrap();
+            assert_eq!(Some(settings.tool_filter.disabled_tools.clone()), expected);
+            let list = settings.tool_selection.disabled_tools.unwrap();
+            assert_eq!((list.setting, list.origin), ("disabled_tools", origin));
         }
     }
 }

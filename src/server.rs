@@ -2,23 +2,26 @@
 //! plugins (loaded, watched, reloaded on SIGHUP), MCP front.
 
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use newrelic_mcp_actors::runtime::{Runtime, RuntimeConfig, RuntimeHandle};
-use newrelic_mcp_actors::tool::PlanContext;
+use newrelic_mcp_actors::tool::{PlanContext, Plugin};
 use newrelic_mcp_sandbox::{AsyncNrqlConfig, FaultConfig, SandboxConfig, SandboxHandle};
 use secrecy::SecretString;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::config::{SandboxSettings, Settings, Target};
+use crate::config::{ConfigError, KnownNames, SandboxSettings, Settings, Target, tool_names};
 use crate::mcp::{McpFront, ServeError};
 use crate::nerdgraph::endpoint::{Endpoint, LoopbackPolicy};
 use crate::nerdgraph::{ClientConfig, NerdGraphClient};
-use crate::plugins::{PluginEnv, PluginError, PluginManager, Reserved};
+use crate::plugins::{PluginEnv, PluginError, PluginManager, Reserved, load_dir};
 use crate::tools;
 use crate::tools::data_access::NrqlSettings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error("the built-in sandbox did not start: {0}")]
     Sandbox(String),
     #[error("the NerdGraph client could not be built: {0}")]
@@ -36,10 +39,12 @@ pub enum ServerError {
 }
 
 impl ServerError {
-    /// Process exit code: 70 (internal software error) for escalation, 1 otherwise.
+    /// Process exit code: 70 (internal software error) for escalation, the configuration's
+    /// own code (2) for a bad setting, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Escalated => 70,
+            Self::Config(error) => error.exit_code(),
             _ => 1,
         }
     }
@@ -79,6 +84,7 @@ pub fn sandbox_config(settings: &SandboxSettings) -> SandboxConfig {
 impl Server {
     /// Starts the sandbox (with `--sandbox`), the NerdGraph client and the supervised runtime.
     pub async fn start(settings: &Settings) -> Result<Self, ServerError> {
+        check_tool_selection(settings)?;
         let (endpoint, api_key, sandbox, default_account) = match &settings.target {
             Target::Sandbox(sandbox_settings) => {
                 let handle = newrelic_mcp_sandbox::spawn(sandbox_config(sandbox_settings))
@@ -166,6 +172,28 @@ impl Server {
             sandbox.shutdown().await;
         }
     }
+}
+
+/// Refuses a tool-selection list that names a tool or category neither a built-in plugin nor a
+/// manifest of the plugin directory has, before anything starts. Manifests are read here the
+/// way `plugins check` reads them; the filter itself applies to every later tool table too,
+/// so a tool a reload brings under a disabled name stays hidden.
+fn check_tool_selection(settings: &Settings) -> Result<(), ServerError> {
+    let mut known = KnownNames::new();
+    known.add(&tools::builtin_plugins());
+    if let Some(dir) = settings.plugin_dir.as_deref() {
+        let builtins = tools::builtin_plugins();
+        let policy = Arc::new(settings.nrql_policy.clone());
+        let now_epoch_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX));
+        let assembly = load_dir(dir, &policy, &Reserved::of(&builtins), now_epoch_ms)
+            .map_err(|error| PluginError::Directory { dir: error.dir, reason: error.reason })?;
+        let manifests: Vec<Arc<dyn Plugin>> =
+            assembly.plugins.iter().map(|plugin| plugin.clone() as Arc<dyn Plugin>).collect();
+        known.add(&manifests);
+    }
+    tool_names::check(&settings.tool_selection, &known).map_err(|error| ConfigError::from(error).into())
 }
 
 fn runtime_config(settings: &Settings, default_account: Option<i64>) -> RuntimeConfig {

@@ -13,6 +13,7 @@ use newrelic_mcp_nrql::Policy;
 
 use super::fail;
 use crate::plugins::{Assembly, FileOutcome, Reserved, load_dir};
+use crate::sanitize::sanitize;
 
 #[derive(Debug, Subcommand)]
 pub enum PluginsCommand {
@@ -50,13 +51,14 @@ fn check(dir: &Path) -> ExitCode {
         Err(error) => return fail(2, &error.to_string()),
     };
     if assembly.outcomes.is_empty() {
-        let _ =
-            writeln!(std::io::stderr(), "newrelic-mcp: no plugin manifests (*.toml) in {}", dir.display());
+        let message = format!("no plugin manifests (*.toml) in {}", dir.display());
+        let _ = writeln!(std::io::stderr(), "newrelic-mcp: {}", sanitize(&message));
         return ExitCode::SUCCESS;
     }
+    // File names and manifest text are the operator's and may hold a key put there by mistake.
     let mut out = std::io::stdout().lock();
     for line in report_lines(&assembly) {
-        let _ = writeln!(out, "{line}");
+        let _ = writeln!(out, "{}", sanitize(&line));
     }
     if assembly.problems().next().is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }

@@ -4,21 +4,15 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use super::{SandboxArgs, fail};
-use crate::config::{LogFormat, SandboxSettings};
+use crate::config::{self, LogFormat};
 use crate::logging;
 use crate::server;
 
 pub(super) async fn sandbox(args: SandboxArgs) -> ExitCode {
     logging::init(LogFormat::Text);
-    let faults = args.faults.to_file();
-    let settings = SandboxSettings {
-        latency: std::time::Duration::from_millis(faults.latency_ms.unwrap_or(0)),
-        error_5xx_rate: faults.error_5xx_rate.unwrap_or(0.0),
-        rate_429_rate: faults.rate_429_rate.unwrap_or(0.0),
-        graphql_timeout_rate: faults.graphql_timeout_rate.unwrap_or(0.0),
-        seed: faults.seed,
-        async_polls: faults.async_polls,
-        async_retry_after_seconds: faults.async_retry_after_seconds,
+    let settings = match config::sandbox_settings(&args.faults.to_file(), None) {
+        Ok(settings) => settings,
+        Err(error) => return fail(error.exit_code(), &error.to_string()),
     };
     let mut config = server::sandbox_config(&settings);
     if let Some(key) = args.api_key {

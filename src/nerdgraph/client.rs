@@ -106,7 +106,12 @@ impl NerdGraphClient {
         // process already chose one (an `Err` here means exactly that, which is fine).
         let _already_installed = rustls::crypto::ring::default_provider().install_default();
 
-        let http = reqwest::Client::builder()
+        let builder = reqwest::Client::builder();
+        // reqwest takes HTTP_PROXY and friends from the environment; a proxy cannot reach a
+        // loopback endpoint (it is the proxy's own loopback), and over plain http it would
+        // read the API key.
+        let builder = if config.endpoint.is_loopback() { builder.no_proxy() } else { builder };
+        let http = builder
             .user_agent(USER_AGENT)
             .connect_timeout(config.connect_timeout)
             .pool_idle_timeout(config.pool_idle_timeout)

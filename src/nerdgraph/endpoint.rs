@@ -106,8 +106,11 @@ pub enum EndpointError {
     Credentials,
     #[error("NEW_RELIC_NERDGRAPH_URL uses scheme `{scheme}` for host `{host}`; it must be {ALLOWED}")]
     Scheme { scheme: String, host: String },
+    /// The host is kept for code, never shown: a value that is no New Relic host may be
+    /// something else pasted in the wrong place, such as the API key itself.
     #[error(
-        "NEW_RELIC_NERDGRAPH_URL points at `{host}`, which is not a New Relic host; it must be {ALLOWED}"
+        "NEW_RELIC_NERDGRAPH_URL points at a host that is not a New Relic host (not shown, as it may \
+         hold a secret pasted in the wrong place); it must be {ALLOWED}"
     )]
     ForeignHost { host: String },
     #[error(

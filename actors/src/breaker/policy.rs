@@ -9,6 +9,10 @@ use tokio::time::Instant;
 
 use crate::upstream::FailureClass;
 
+/// The longest an open breaker waits before a probe, whatever the configuration says: a day
+/// is past any sensible setting and far from where `Instant` arithmetic could overflow.
+pub const MAX_OPEN_FOR: Duration = Duration::from_secs(86_400);
+
 /// When the breaker trips and how long it stays open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BreakerConfig {
@@ -85,7 +89,9 @@ fn admit(state: &BreakerState, now: Instant, config: &BreakerConfig) -> (Breaker
         BreakerState::Open { until } if now >= until => {
             (BreakerState::HalfOpen { probe_in_flight: true }, Decision::Admit { probe: true })
         }
-        BreakerState::Open { until } => (*state, Decision::Reject { retry_in: until - now }),
+        BreakerState::Open { until } => {
+            (*state, Decision::Reject { retry_in: until.saturating_duration_since(now) })
+        }
         BreakerState::HalfOpen { probe_in_flight: false } => {
             (BreakerState::HalfOpen { probe_in_flight: true }, Decision::Admit { probe: true })
         }
@@ -93,6 +99,13 @@ fn admit(state: &BreakerState, now: Instant, config: &BreakerConfig) -> (Breaker
             (*state, Decision::Reject { retry_in: config.probe_wait })
         }
     }
+}
+
+/// When a breaker opened at `now` probes again: never later than [`MAX_OPEN_FOR`], and never
+/// a panic, whatever `open_for` says.
+fn open_until(now: Instant, open_for: Duration) -> Instant {
+    let open_for = open_for.min(MAX_OPEN_FOR);
+    now.checked_add(open_for).unwrap_or(now)
 }
 
 fn record(
@@ -103,7 +116,7 @@ fn record(
     config: &BreakerConfig,
 ) -> BreakerState {
     let trips = matches!(outcome, Err(class) if class.trips_breaker());
-    let open = BreakerState::Open { until: now + config.open_for };
+    let open = BreakerState::Open { until: open_until(now, config.open_for) };
     match (*state, probe) {
         (BreakerState::Closed { consecutive_failures }, _) => match outcome {
             Ok(()) => BreakerState::CLOSED,
@@ -217,5 +230,23 @@ mod tests {
         let (next, _) =
             transition(&BreakerState::CLOSED, failed(false, FailureClass::Transient), now, &config);
         assert!(matches!(next, BreakerState::Open { .. }));
+    }
+
+    #[test]
+    fn any_open_duration_trips_without_overflow_and_stays_open_a_long_time() {
+        let now = Instant::now();
+        for open_for in [Duration::MAX, Duration::from_secs(u64::MAX), Duration::from_secs(u64::MAX / 2)] {
+            let config = BreakerConfig { failure_threshold: 1, open_for, probe_wait: SECOND };
+            for (state, probe) in
+                [(BreakerState::CLOSED, false), (BreakerState::HalfOpen { probe_in_flight: true }, true)]
+            {
+                let (next, _) = transition(&state, failed(probe, FailureClass::Transient), now, &config);
+                let BreakerState::Open { until } = next else { panic!("{open_for:?}: {next:?}") };
+                assert!(until >= now + MAX_OPEN_FOR, "{open_for:?}: opened for too short a time");
+                let (still, decision) = transition(&next, BreakerEvent::Admit, now, &config);
+                assert_eq!(still, next);
+                assert!(matches!(decision, Some(Decision::Reject { retry_in }) if retry_in >= MAX_OPEN_FOR));
+            }
+        }
     }
 }
