@@ -371,7 +371,7 @@ pub fn without_read_back(written: &ToolOutput, reason: &str) -> ToolOutput {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::type_complexity)]
 
     use super::*;
 
