@@ -525,4 +525,22 @@ mod tests {
         assert!(NrqlAccounts::from(None).is_empty());
         assert_eq!(NrqlAccounts::one(9).len(), 1);
     }
+
+    #[test]
+    fn each_write_access_lists_the_tools_its_tier_and_those_below_allow() {
+        use WriteAccess::{Administration, Destructive, ReadOnly, Writes};
+        // (access, admits READ, WRITE, DESTRUCTIVE)
+        let cases = [
+            (ReadOnly, [true, false, false]),
+            (Writes, [true, true, false]),
+            (Destructive, [true, true, true]),
+            (Administration, [true, true, true]),
+        ];
+        for (access, expected) in cases {
+            let got =
+                [ToolHints::READ, ToolHints::WRITE, ToolHints::DESTRUCTIVE].map(|hints| access.admits(hints));
+            assert_eq!(got, expected, "{access:?}");
+        }
+        assert!(ReadOnly < Writes && Writes < Destructive && Destructive < Administration);
+    }
 }
