@@ -235,7 +235,13 @@ pub enum ConfigError {
     #[error(transparent)]
     OutOfRange(#[from] OutOfRange),
     #[error(transparent)]
-    UnknownNames(#[from] UnknownNames),
+    UnknownNames(Box<UnknownNames>),
+}
+
+impl From<Box<UnknownNames>> for ConfigError {
+    fn from(error: Box<UnknownNames>) -> Self {
+        Self::UnknownNames(error)
+    }
 }
 
 impl ConfigError {
@@ -316,15 +322,14 @@ fn enabled_categories(configured: Option<&NamedList>) -> Option<Vec<String>> {
 /// empty counts as not given.
 fn name_list(
     setting: &'static str,
-    flag: (&Option<Vec<String>>, &'static str),
-    env: (&'static str, &dyn Fn(&str) -> Option<String>),
+    (flag_value, flag_name): (&Option<Vec<String>>, &'static str),
+    env_name: &'static str,
+    lookup: &dyn Fn(&str) -> Option<String>,
     file: &Option<Vec<String>>,
 ) -> Option<NamedList> {
     let given = |names: Vec<String>, origin: Source| {
         (!names.is_empty()).then_some(NamedList { setting, origin, names })
     };
-    let (flag_value, flag_name) = flag;
-    let (env_name, lookup) = env;
     flag_value
         .as_ref()
         .and_then(|items| given(clean_names(items.iter().map(String::as_str)), Source::Flag(flag_name)))
@@ -485,19 +490,22 @@ pub fn resolve(
         enabled_categories: name_list(
             "enabled_categories",
             (&overrides.enabled_categories, "--enabled-categories"),
-            ("NEW_RELIC_MCP_ENABLED_CATEGORIES", env),
+            "NEW_RELIC_MCP_ENABLED_CATEGORIES",
+            env,
             &file.enabled_categories,
         ),
         enabled_tools: name_list(
             "enabled_tools",
             (&overrides.enabled_tools, "--enabled-tools"),
-            ("NEW_RELIC_MCP_ENABLED_TOOLS", env),
+            "NEW_RELIC_MCP_ENABLED_TOOLS",
+            env,
             &file.enabled_tools,
         ),
         disabled_tools: name_list(
             "disabled_tools",
             (&overrides.disabled_tools, "--disabled-tools"),
-            ("NEW_RELIC_MCP_DISABLED_TOOLS", env),
+            "NEW_RELIC_MCP_DISABLED_TOOLS",
+            env,
             &file.disabled_tools,
         ),
     };

@@ -68,6 +68,8 @@ pub struct RuntimeStats {
     /// Percentiles over the most recent restarts (up to 256).
     pub restart_latency_p50_micros: u64,
     pub restart_latency_p99_micros: u64,
+    /// Restarts of the most-restarted component within the supervisor's restart window.
+    pub recent_restarts: u64,
     /// The supervisor gave up after too many restarts.
     pub escalated: bool,
 }

@@ -28,6 +28,12 @@ pub(crate) struct Counters {
     /// Latencies ever written to the ring; the next goes to this index modulo its length.
     pub restart_latency_samples: AtomicU64,
     pub tool_table_generation: AtomicU64,
+    /// Restarts within the restart window of the busiest component, as of its last failure.
+    pub recent_restarts: AtomicU64,
+    /// When the last failure happened, in microseconds since [`Counters::since_start`]'s epoch.
+    pub last_failure_micros: AtomicU64,
+    /// The supervisor's restart window, in microseconds: failures older than it are forgotten.
+    pub restart_window_micros: AtomicU64,
     /// Entries and bytes held by each cache shard, written by that shard only.
     pub shard_entries: Box<[AtomicU64]>,
     pub shard_bytes: Box<[AtomicU64]>,
@@ -40,6 +46,39 @@ impl Counters {
             shard_bytes: (0..shards).map(|_| AtomicU64::new(0)).collect(),
             restart_latency_ring: (0..RESTART_LATENCY_SAMPLES).map(|_| AtomicU64::new(0)).collect(),
             ..Self::default()
+        }
+    }
+
+    /// Microseconds since the first call in this process: a clock the atomics can hold.
+    pub fn since_start() -> u64 {
+        static EPOCH: std::sync::LazyLock<std::time::Instant> =
+            std::sync::LazyLock::new(std::time::Instant::now);
+        u64::try_from(EPOCH.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    /// Records a component failure and how many restarts it has had within the window (only
+    /// the supervisor writes these, from its own handler).
+    pub fn failed(&self, recent_restarts: u64, window: Duration) {
+        // Within the window the busiest component is kept, so a quiet one failing once does
+        // not hide another restarting in a loop.
+        if self.recent_restarts() == 0 {
+            self.recent_restarts.store(recent_restarts, Ordering::Relaxed);
+        } else {
+            self.recent_restarts.fetch_max(recent_restarts, Ordering::Relaxed);
+        }
+        self.last_failure_micros.store(Self::since_start(), Ordering::Relaxed);
+        let window = u64::try_from(window.as_micros()).unwrap_or(u64::MAX);
+        self.restart_window_micros.store(window, Ordering::Relaxed);
+    }
+
+    /// Restarts of the last failed component within the window, or 0 once the window has
+    /// passed since its last failure.
+    pub fn recent_restarts(&self) -> u64 {
+        let since_failure = Self::since_start().saturating_sub(Self::read(&self.last_failure_micros));
+        if since_failure < Self::read(&self.restart_window_micros) {
+            Self::read(&self.recent_restarts)
+        } else {
+            0
         }
     }
 

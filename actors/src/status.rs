@@ -54,6 +54,7 @@ pub(crate) async fn collect(
         restart_latency_max_micros: read(&counters.restart_latency_max_micros),
         restart_latency_p50_micros: counters.restart_latency_quantile(0.5),
         restart_latency_p99_micros: counters.restart_latency_quantile(0.99),
+        recent_restarts: counters.recent_restarts(),
         escalated,
     }
 }
@@ -192,6 +193,30 @@ mod tests {
             matches!(&refused, CallError::InvalidArguments { tool, reason } if tool == "status" && reason.contains("verbose")),
             "{refused:?}"
         );
+        runtime.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_component_that_keeps_restarting_shows_in_the_figures() {
+        use crate::chaos::ChaosTarget;
+
+        let config = RuntimeConfig { cache_shards: 1, executor_workers: 1, ..RuntimeConfig::default() };
+        let runtime =
+            Runtime::start(config, Arc::new(NoUpstream), vec![Arc::new(StatusPlugin)]).await.unwrap();
+        assert_eq!(runtime.stats().await.recent_restarts, 0);
+        for crash in 1..=3u64 {
+            runtime.crash(ChaosTarget::Breaker);
+            let restarted = tokio::time::timeout(Duration::from_secs(10), async {
+                while runtime.stats().await.restarts < crash {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            })
+            .await;
+            assert!(restarted.is_ok(), "the breaker was not restarted after crash {crash}");
+        }
+        let stats = runtime.stats().await;
+        assert_eq!(stats.recent_restarts, 3, "{stats:?}");
+        assert_eq!(stats.breaker.first().map(|b| b.state.as_str()), Some("closed"));
         runtime.shutdown().await;
     }
 }

@@ -238,7 +238,12 @@ impl SupervisorState {
 
     fn failed(&mut self, myself: &ActorRef<SupervisorMsg>, component: Component, at: Instant) {
         let ledger = self.ledgers.entry(component).or_default();
-        match self.args.config.restart_budget.decide(ledger, at) {
+        let decision = self.args.config.restart_budget.decide(ledger, at);
+        // What status reports: a component restarting in a loop loses its state (an open
+        // breaker comes back closed) and would otherwise look healthy.
+        let recent = u64::try_from(ledger.recent()).unwrap_or(u64::MAX);
+        self.args.counters.failed(recent, self.args.config.restart_budget.window);
+        match decision {
             RestartDecision::Restart { after } => {
                 if component == Component::ExecutorWorker {
                     // The pool already replaced the worker; the failure only had to be counted.

@@ -77,7 +77,7 @@ pub struct UnknownNames {
 }
 
 /// Refuses the first list that names something unknown.
-pub fn check(selection: &ToolSelection, known: &KnownNames) -> Result<(), UnknownNames> {
+pub fn check(selection: &ToolSelection, known: &KnownNames) -> Result<(), Box<UnknownNames>> {
     let lists = [
         (&selection.enabled_categories, "categories", &known.categories),
         (&selection.enabled_tools, "tools", &known.tools),
@@ -87,12 +87,8 @@ pub fn check(selection: &ToolSelection, known: &KnownNames) -> Result<(), Unknow
         let Some(list) = list else { continue };
         let unknown: Vec<String> = list.names.iter().filter(|name| !names.contains(*name)).cloned().collect();
         if !unknown.is_empty() {
-            return Err(UnknownNames {
-                list: list.clone(),
-                kind,
-                unknown,
-                known: names.iter().cloned().collect(),
-            });
+            let known = names.iter().cloned().collect();
+            return Err(Box::new(UnknownNames { list: list.clone(), kind, unknown, known }));
         }
     }
     Ok(())

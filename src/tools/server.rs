@@ -28,11 +28,18 @@ const CATEGORY: &str = "server";
 pub const SERVER_STATUS_TOOL: &str = "get_server_status";
 pub const LIST_PLUGINS_TOOL: &str = "list_plugins";
 
+/// Restarts of one component within the supervisor's restart window from which it counts as
+/// restarting in a loop rather than recovering from a one-off crash.
+pub const RESTARTING_AT: u64 = 3;
+
 /// Overall health, worst first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Health {
     /// The supervisor gave up; the process is about to exit.
     Stopping,
+    /// A component keeps crashing and being restarted (its state, such as an open breaker,
+    /// is lost each time).
+    Unhealthy,
     /// New Relic calls are being refused or probed (a breaker is not closed), or the
     /// breaker did not answer.
     Degraded,
@@ -43,6 +50,7 @@ impl Health {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Stopping => "stopping",
+            Self::Unhealthy => "unhealthy",
             Self::Degraded => "degraded",
             Self::Healthy => "healthy",
         }
@@ -53,6 +61,8 @@ impl Health {
 pub fn health(stats: &RuntimeStats) -> Health {
     if stats.escalated {
         Health::Stopping
+    } else if stats.recent_restarts >= RESTARTING_AT {
+        Health::Unhealthy
     } else if stats.breaker.is_empty() || stats.breaker.iter().any(|b| b.state != "closed") {
         Health::Degraded
     } else {
@@ -131,6 +141,7 @@ pub fn render_status(stats: &RuntimeStats, version: &str, uptime: Duration) -> T
         },
         "restarts": {
             "count": stats.restarts,
+            "recent_of_one_component": stats.recent_restarts,
             "last_latency_ms": millis(stats.restart_latency_last_micros),
             "max_latency_ms": millis(stats.restart_latency_max_micros),
             "p50_latency_ms": millis(stats.restart_latency_p50_micros),
@@ -467,23 +478,31 @@ mod tests {
             restart_latency_max_micros: 12_250,
             restart_latency_p50_micros: 2_000,
             restart_latency_p99_micros: 12_000,
+            recent_restarts: 0,
             escalated: false,
         }
     }
 
     #[test]
     fn health_is_the_worst_thing_the_figures_show() {
+        let restarting = RESTARTING_AT;
         let cases = [
-            (vec![breaker("closed", None)], false, Health::Healthy),
-            (vec![breaker("open", Some(Duration::from_secs(3)))], false, Health::Degraded),
-            (vec![breaker("half-open", None)], false, Health::Degraded),
-            (vec![], false, Health::Degraded),
-            (vec![breaker("closed", None)], true, Health::Stopping),
+            (vec![breaker("closed", None)], false, 0, Health::Healthy),
+            (vec![breaker("closed", None)], false, restarting - 1, Health::Healthy),
+            (vec![breaker("open", Some(Duration::from_secs(3)))], false, 0, Health::Degraded),
+            (vec![breaker("half-open", None)], false, 0, Health::Degraded),
+            (vec![], false, 0, Health::Degraded),
+            // A breaker that crashes and comes back closed each time is not healthy.
+            (vec![breaker("closed", None)], false, restarting, Health::Unhealthy),
+            (vec![breaker("open", Some(Duration::from_secs(3)))], false, restarting, Health::Unhealthy),
+            (vec![breaker("closed", None)], true, restarting, Health::Stopping),
+            (vec![breaker("closed", None)], true, 0, Health::Stopping),
         ];
-        for (breakers, escalated, expected) in cases {
-            let stats = RuntimeStats { breaker: breakers.clone(), escalated, ..stats() };
-            assert_eq!(health(&stats), expected, "{breakers:?} escalated={escalated}");
+        for (breakers, escalated, recent_restarts, expected) in cases {
+            let stats = RuntimeStats { breaker: breakers.clone(), escalated, recent_restarts, ..stats() };
+            assert_eq!(health(&stats), expected, "{breakers:?} escalated={escalated} {recent_restarts}");
         }
+        assert_eq!(Health::Unhealthy.as_str(), "unhealthy");
     }
 
     #[test]
@@ -529,8 +548,8 @@ mod tests {
         assert_eq!(
             s["restarts"],
             json!({
-                "count": 2, "last_latency_ms": 1.5, "max_latency_ms": 12.25, "p50_latency_ms": 2.0,
-                "p99_latency_ms": 12.0
+                "count": 2, "recent_of_one_component": 0, "last_latency_ms": 1.5, "max_latency_ms": 12.25,
+                "p50_latency_ms": 2.0, "p99_latency_ms": 12.0
             })
         );
         assert_eq!(s["tool_table_generation"], 5);

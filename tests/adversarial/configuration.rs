@@ -91,11 +91,14 @@ async fn a_file_list_is_trimmed_like_a_flag_list() {
     process.finish().await;
 }
 
+/// Flags, environment and what the refusal must say.
+type RefusalCase<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, Vec<&'a str>);
+
 #[tokio::test]
 async fn unknown_or_miscased_tool_and_category_names_refuse_start_up() {
     let file = config_file("disabled_tools = [\"Query_NerdGraph\"]\n");
     let path = file.path().to_str().unwrap();
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, Vec<&str>)> = vec![
+    let cases: Vec<RefusalCase> = vec![
         (vec!["--enabled-categories", "bogus"], vec![], vec!["bogus", "data-access", "all"]),
         (
             vec!["--disabled-tools", "execute_nrql_qeury"],
