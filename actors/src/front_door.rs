@@ -69,6 +69,15 @@ fn now_epoch_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Longest a call may wait, whatever a plan asks for: past any timeout a tool offers, and far
+/// from where `Instant` arithmetic could overflow.
+const MAX_CALL_WAIT: Duration = Duration::from_secs(86_400);
+
+/// When a call started at `now` that may take `timeout` must have its answer; never a panic.
+fn deadline_after(now: Instant, timeout: Duration) -> Instant {
+    now.checked_add(timeout.min(MAX_CALL_WAIT)).unwrap_or(now)
+}
+
 /// The answer to a retried call of a tool that may have written something.
 pub fn write_restarted_error(tool: &str) -> ToolError {
     ToolError::new(
@@ -186,7 +195,7 @@ impl FrontDoorState {
                     token,
                     plan: *plan,
                     allowed_accounts: context.allowed_accounts.clone(),
-                    deadline: Instant::now() + timeout,
+                    deadline: deadline_after(Instant::now(), timeout),
                     timeout,
                     cancel,
                 };
@@ -220,7 +229,7 @@ impl FrontDoorState {
             tool: plan.tool,
             request,
             render,
-            deadline: now + timeout,
+            deadline: deadline_after(now, timeout),
             timeout,
             nrql_accounts: plan.nrql_accounts,
         };
@@ -313,5 +322,25 @@ impl Actor for FrontDoor {
             FrontDoorMsg::Crash => crate::chaos::crash("front door"),
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_is_never_a_panic_whatever_the_timeout() {
+        let now = Instant::now();
+        let cases = [
+            (Duration::ZERO, Some(now)),
+            (Duration::from_secs(5), now.checked_add(Duration::from_secs(5))),
+            (MAX_CALL_WAIT, now.checked_add(MAX_CALL_WAIT)),
+            (Duration::from_secs(u64::MAX), now.checked_add(MAX_CALL_WAIT)),
+            (Duration::MAX, now.checked_add(MAX_CALL_WAIT)),
+        ];
+        for (timeout, expected) in cases {
+            assert_eq!(Some(deadline_after(now, timeout)), expected, "{timeout:?}");
+        }
     }
 }

@@ -61,7 +61,7 @@ impl CachedRoute {
             tool: self.tool.clone(),
             request: self.request.clone(),
             render: self.render.clone(),
-            deadline: now + self.timeout,
+            deadline: super::deadline_after(now, self.timeout),
             timeout: self.timeout,
             nrql_accounts: self.nrql_accounts,
         };
