@@ -99,6 +99,8 @@ pub struct FaultConfig {
     pub graphql_timeout_rate: f64,
     /// HTTP 200 with a truncated JSON body.
     pub malformed_body_rate: f64,
+    /// HTTP 200 with valid JSON of the wrong shape: `data.actor` is a string.
+    pub wrong_shape_rate: f64,
     /// The connection is closed without a response.
     pub drop_connection_rate: f64,
     /// No response until the client goes away (or the sandbox shuts down).

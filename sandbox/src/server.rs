@@ -329,6 +329,11 @@ async fn answer(
         }
     };
     pause(state, nrql_timeout.map_or(latency, |timeout| latency.min(timeout))).await;
+    let mut body = body;
+    if plan.fault == Some(Fault::WrongShape) {
+        state.counters.fault(Fault::WrongShape);
+        body = json!({"data": {"actor": "unexpected"}});
+    }
     let mut bytes = serde_json::to_vec(&body).unwrap_or_default();
     if plan.fault == Some(Fault::MalformedBody) {
         state.counters.fault(Fault::MalformedBody);

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::classify::{TransportFailure, Verdict, classify_with_fallback, transport_error};
 use super::endpoint::Endpoint;
 use super::retry::{Delivery, RetryPolicy, retry_permitted};
+use super::shape;
 
 const USER_AGENT: &str = concat!("newrelic-mcp/", env!("CARGO_PKG_VERSION"));
 const API_KEY_HEADER: HeaderName = HeaderName::from_static("api-key");
@@ -181,8 +182,25 @@ impl NerdGraphClient {
             };
             let (error, delivery) = match outcome {
                 Attempt::Answered { status, verdict: Verdict { outcome: Ok(response), .. } } => {
-                    log_attempt(request, attempt, Some(status), None, attempt_started);
-                    return Ok(response);
+                    // A read whose answer has the wrong shape would render as "no data" and be
+                    // cached: it is a retryable upstream failure instead. A write's answer is
+                    // kept: the change may have been applied, and a retry could apply it twice.
+                    match shape::check(&request.document, &response.data) {
+                        Err(shape) if request.kind == RequestKind::Read => {
+                            let error = UpstreamError {
+                                class: FailureClass::Malformed,
+                                message: shape.to_string(),
+                                status: Some(status),
+                                retry_after: None,
+                            };
+                            log_attempt(request, attempt, Some(status), Some(error.class), attempt_started);
+                            (error, Delivery::MaybeSent)
+                        }
+                        _ => {
+                            log_attempt(request, attempt, Some(status), None, attempt_started);
+                            return Ok(response);
+                        }
+                    }
                 }
                 Attempt::Answered { status, verdict: Verdict { outcome: Err(error), fallback: partial } } => {
                     log_attempt(request, attempt, Some(status), Some(error.class), attempt_started);

@@ -157,3 +157,35 @@ fn a_retry_hint_is_added_once_when_the_message_has_none() {
     let text = tool_failure(&error).content[0].as_text().unwrap().text.clone();
     assert_eq!(text, "New Relic is rate limiting this API key; retry in 1 s");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_of_the_wrong_shape_is_a_retried_uncached_upstream_error() {
+    let server = Server::start(&sandbox_settings()).await.unwrap();
+    let sandbox = server.sandbox().unwrap();
+    let calls = [
+        ("list_alert_policies", json!({})),
+        ("execute_nrql_query", nrql("SELECT count(*) FROM Transaction WHERE appName = 'shape'")),
+    ];
+    for (tool, arguments) in calls {
+        sandbox.set_faults(FaultConfig { wrong_shape_rate: 1.0, ..FaultConfig::default() });
+        let before = sandbox.stats().faults.wrong_shapes;
+        let result = call(&server, tool, arguments.clone()).await;
+        let Err(CallError::Tool(error)) = &result else {
+            panic!("{tool}: expected a tool error, got {result:?}")
+        };
+        assert_eq!(error.kind, ToolErrorKind::UpstreamTransient, "{tool}: {error:?}");
+        assert!(
+            error.message.starts_with("New Relic's answer had an unexpected shape at data.actor: expected an object or a list, found a string"),
+            "{tool}: {}",
+            error.message
+        );
+        assert!(sandbox.stats().faults.wrong_shapes - before >= 2, "{tool}: the read was retried");
+
+        // Nothing was cached: once New Relic answers properly, the same call reaches it again.
+        sandbox.set_faults(FaultConfig::default());
+        let requests = sandbox.stats().requests;
+        call(&server, tool, arguments).await.unwrap_or_else(|error| panic!("{tool}: {error:?}"));
+        assert!(sandbox.stats().requests > requests, "{tool}: served from a cache");
+    }
+    server.stop().await;
+}

@@ -6,6 +6,9 @@ use std::time::Duration;
 use crate::tool::{ToolError, ToolErrorKind};
 use crate::upstream::{FailureClass, UpstreamError};
 
+/// How the NerdGraph client words an answer whose `data` has the wrong shape.
+pub const SHAPE_ERROR_PREFIX: &str = "New Relic's answer had an unexpected shape";
+
 fn whole_seconds(duration: Duration) -> u64 {
     (duration.as_secs() + u64::from(duration.subsec_nanos() > 0)).max(1)
 }
@@ -60,7 +63,13 @@ pub fn tool_error(error: &UpstreamError, timeout: Duration) -> ToolError {
         ),
         FailureClass::Malformed => (
             ToolErrorKind::UpstreamTransient,
-            "New Relic sent a response that is not valid NerdGraph JSON; retry in a moment".to_string(),
+            // An answer of the wrong shape names where it went wrong; a body that is not
+            // JSON has nothing worth quoting.
+            if error.message.starts_with(SHAPE_ERROR_PREFIX) {
+                format!("{}; retry in a moment", error.message)
+            } else {
+                "New Relic sent a response that is not valid NerdGraph JSON; retry in a moment".to_string()
+            },
         ),
         // New Relic's own words say what is wrong with the query or the mutation.
         FailureClass::BadRequest | FailureClass::Payload => {
@@ -106,6 +115,8 @@ mod tests {
             (UpstreamError::new(FailureClass::UpstreamTimeout, "TIMEOUT"), ToolErrorKind::UpstreamTransient, "NRQL timed out in New Relic after 5 s: narrow SINCE or pass a longer timeout_seconds (up to 300; over 120 runs as async NRQL)"),
             (UpstreamError::new(FailureClass::Unreachable, "connection refused"), ToolErrorKind::UpstreamTransient, "could not be reached (connection refused)"),
             (UpstreamError::new(FailureClass::Malformed, "eof"), ToolErrorKind::UpstreamTransient, "not valid NerdGraph JSON"),
+            (UpstreamError::new(FailureClass::Malformed, "New Relic's answer had an unexpected shape at data.actor: expected an object or a list, found a string"),
+                ToolErrorKind::UpstreamTransient, "unexpected shape at data.actor: expected an object or a list, found a string; retry in a moment"),
             (UpstreamError::new(FailureClass::BadRequest, "NRQL Syntax Error: Error at line 1 position 7"), ToolErrorKind::BadRequest, "NRQL Syntax Error: Error at line 1 position 7"),
             (UpstreamError::new(FailureClass::Payload, "Dashboard not found"), ToolErrorKind::BadRequest, "Dashboard not found"),
             (UpstreamError::new(FailureClass::DeadlineExceeded, "late"), ToolErrorKind::Timeout, "within its 5 s deadline"),

@@ -23,6 +23,8 @@ pub enum Fault {
     GraphqlTimeout,
     /// Answer 200 with a truncated body.
     MalformedBody,
+    /// Answer 200 with valid JSON whose `data` has the wrong shape.
+    WrongShape,
 }
 
 /// What to do to one request.
@@ -57,6 +59,7 @@ pub fn plan(faults: &FaultConfig, seed: u64, sequence: u64) -> FaultPlan {
         (faults.rate_429_rate, Fault::RateLimited),
         (faults.graphql_timeout_rate, Fault::GraphqlTimeout),
         (faults.malformed_body_rate, Fault::MalformedBody),
+        (faults.wrong_shape_rate, Fault::WrongShape),
     ];
     let mut threshold = 0.0;
     let mut fault = None;

@@ -40,6 +40,8 @@ pub struct FaultCounts {
     pub graphql_timeouts: u64,
     /// Truncated bodies.
     pub malformed_bodies: u64,
+    /// Answers of the wrong shape.
+    pub wrong_shapes: u64,
     /// Connections closed without a response.
     pub dropped_connections: u64,
     /// Requests left unanswered.
@@ -53,6 +55,7 @@ impl FaultCounts {
             + self.rate_limited
             + self.graphql_timeouts
             + self.malformed_bodies
+            + self.wrong_shapes
             + self.dropped_connections
             + self.hangs
     }
@@ -71,6 +74,7 @@ pub(crate) struct Counters {
     rate_limited: AtomicU64,
     timeouts: AtomicU64,
     malformed: AtomicU64,
+    wrong_shapes: AtomicU64,
     dropped: AtomicU64,
     hangs: AtomicU64,
     by_operation: Mutex<BTreeMap<String, u64>>,
@@ -92,6 +96,7 @@ impl Counters {
             Fault::RateLimited => &self.rate_limited,
             Fault::GraphqlTimeout => &self.timeouts,
             Fault::MalformedBody => &self.malformed,
+            Fault::WrongShape => &self.wrong_shapes,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -126,6 +131,7 @@ impl Counters {
                 rate_limited: load(&self.rate_limited),
                 graphql_timeouts: load(&self.timeouts),
                 malformed_bodies: load(&self.malformed),
+                wrong_shapes: load(&self.wrong_shapes),
                 dropped_connections: load(&self.dropped),
                 hangs: load(&self.hangs),
             },
