@@ -56,13 +56,14 @@ impl TtlStore {
         None
     }
 
-    /// Stores `output` until `now + ttl`. A zero TTL stores nothing.
+    /// Stores `output` until `now + ttl`. A zero TTL stores nothing, and neither does one so
+    /// long that the expiry cannot be represented (a panic would be worse than a miss).
     pub fn insert(&mut self, key: CacheKey, output: Arc<ToolOutput>, ttl: Duration, now: Instant) {
-        if ttl.is_zero() {
+        let Some(expires_at) = now.checked_add(ttl).filter(|_| !ttl.is_zero()) else {
             return;
-        }
+        };
         let weight = output_bytes(&output).saturating_add(ENTRY_OVERHEAD_BYTES);
-        self.cache.insert(key, Entry { output, weight, expires_at: now + ttl });
+        self.cache.insert(key, Entry { output, weight, expires_at });
     }
 
     pub fn len(&self) -> usize {
@@ -114,10 +115,12 @@ mod tests {
     }
 
     #[test]
-    fn zero_ttl_is_not_stored() {
-        let mut store = TtlStore::new(1 << 20);
-        store.insert(key(1), output("a"), Duration::ZERO, Instant::now());
-        assert!(store.is_empty());
+    fn zero_and_unrepresentable_ttls_are_not_stored() {
+        for ttl in [Duration::ZERO, Duration::MAX, Duration::from_secs(u64::MAX)] {
+            let mut store = TtlStore::new(1 << 20);
+            store.insert(key(1), output("a"), ttl, Instant::now());
+            assert!(store.is_empty(), "{ttl:?}");
+        }
     }
 
     #[test]
