@@ -414,7 +414,11 @@ fn plan_mutation(
 }
 
 /// What a confirmed mutation would send, in full.
-fn preview(operation: &Operation, variables: &Map<String, Value>, classified: &[Classified<'_>]) -> ToolOutput {
+fn preview(
+    operation: &Operation,
+    variables: &Map<String, Value>,
+    classified: &[Classified<'_>],
+) -> ToolOutput {
     let mut warnings = vec![MUTATION_WARNING.to_string()];
     for field in classified {
         match field.tier {

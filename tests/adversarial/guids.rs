@@ -225,8 +225,8 @@ async fn a_raw_deployment_on_another_account_s_entity_is_refused_at_its_preview(
 #[tokio::test]
 async fn a_raw_mutation_that_names_no_account_is_refused_under_an_allow_list() {
     let mut process = start(&["--enable-writes"]).await;
-    let anonymous = "mutation { userManagementCreateUser(createUserOptions: {authenticationDomainId: \"d\", \
-                     email: \"a@b.example\", name: \"a\"}) { createdUser { id } } }";
+    let anonymous = "mutation { errorsInboxAssignErrorGroup(id: \"group-1\", assignment: {userId: 7}) \
+                     { assignment { userInfo { id } } } }";
     let message = refusal(&process.call_tool(RAW, json!({ "query": anonymous })).await);
     assert!(message.contains("names no account"), "{message}");
     process.finish().await;
