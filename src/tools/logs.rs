@@ -172,12 +172,14 @@ fn choose_search(args: SearchLogsArgs, _: &PlanContext) -> Result<NrqlCall<Searc
     Ok(filters.apply(call))
 }
 
-/// `text` as a `LIKE` pattern that matches it literally: NRQL's wildcards `%` and `_`, and
-/// the backslash that escapes them, each get a backslash.
+/// `text` as a `LIKE` pattern that matches it literally: NRQL's one wildcard `%`, and the
+/// backslash that escapes it, each get a backslash. `_` is an ordinary character in NRQL, so
+/// it is left as it is: escaping it would make a search for `user_id` depend on how New Relic
+/// reads a backslash before a character that needs no escape.
 fn escape_like(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
+        if matches!(c, '%' | '\\') {
             escaped.push('\\');
         }
         escaped.push(c);
@@ -586,9 +588,9 @@ mod tests {
         // escape (before a quote, a backslash or the end).
         let cases = [
             ("50%", r"'%50\%%'"),
-            ("user_id", r"'%user\_id%'"),
+            ("user_id", r"'%user_id%'"),
             (r"C:\temp", r"'%C:\\\temp%'"),
-            (r"100%_\", r"'%100\%\_\\\%'"),
+            (r"100%_\", r"'%100\%_\\\%'"),
         ];
         for (text, expected) in cases {
             let query = nrql(&plan(&all(), "search_logs", json!({ "query": text })).unwrap());

@@ -150,9 +150,8 @@ pub fn comparison(op: BinaryOp, left: &Val, right: &Val) -> Val {
 enum LikeToken {
     /// `%`: any run of characters, the empty one included.
     AnyRun,
-    /// `_`: exactly one character.
-    AnyOne,
-    /// A character matched as itself (`\%`, `\_` and `\\` escape the wildcards and the escape).
+    /// A character matched as itself (`\%` and `\\` escape the wildcard and the escape; `_` is
+    /// an ordinary character in NRQL).
     Literal(char),
 }
 
@@ -162,7 +161,6 @@ fn like_tokens(pattern: &str) -> Vec<LikeToken> {
     while let Some(c) = chars.next() {
         tokens.push(match c {
             '%' => LikeToken::AnyRun,
-            '_' => LikeToken::AnyOne,
             // A trailing backslash escapes nothing and stands for itself.
             '\\' => LikeToken::Literal(chars.next().unwrap_or('\\')),
             other => LikeToken::Literal(other),
@@ -171,13 +169,12 @@ fn like_tokens(pattern: &str) -> Vec<LikeToken> {
     tokens
 }
 
-/// `LIKE` with `%` matching any run of characters and `_` any one, ignoring case; a
-/// backslash makes the next character literal.
+/// `LIKE` with `%` matching any run of characters, ignoring case; a backslash makes the next
+/// character literal.
 pub fn like(text: &str, pattern: &str) -> bool {
     let text: Vec<char> = text.to_lowercase().chars().collect();
     let pattern = like_tokens(&pattern.to_lowercase());
     let matches_one = |token: LikeToken, c: char| match token {
-        LikeToken::AnyOne => true,
         LikeToken::Literal(literal) => literal == c,
         LikeToken::AnyRun => false,
     };
@@ -367,7 +364,8 @@ mod tests {
             ("abc", "a%d", false),
             ("", "%", true),
             ("a%b", "a%b", true),
-            ("abc", "a_c", true),
+            ("abc", "a_c", false),
+            ("a_c", "a_c", true),
             ("ac", "a_c", false),
             ("50% off", "%50\\%%", true),
             ("500 off", "%50\\%%", false),
