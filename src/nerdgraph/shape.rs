@@ -8,7 +8,10 @@
 //! how NerdGraph says "no such entity" or "no access".
 //! Fields inside fragments may be absent (the fragment's type did not match), and leaves
 //! may hold any JSON (NRQL `results` are JSON scalars).
+//! The walk is bounded: past [`VISIT_BUDGET`] visits the rest of the answer is taken as it
+//! is, because the check exists to catch wrong shapes, not to refuse answers.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 
 use apollo_compiler::Node;
@@ -18,6 +21,17 @@ use serde_json::{Map, Value};
 
 /// Nesting beyond which the check stops looking (documents are far shallower).
 const MAX_DEPTH: usize = 64;
+
+/// Visits (one selection applied to one JSON object) after which the check stops looking.
+///
+/// Fragment spreads are walked again wherever they appear, so a document whose fragments
+/// each spread the next one twice costs 2^n visits while the depth limit grows by only n;
+/// this runs synchronously on a runtime thread for every response. One counter bounds that
+/// and every other way a document multiplies the work (a spread cycle, which the parser
+/// accepts, or many selections over long lists), where a memo of (fragment, value) would
+/// bound only the first. Real answers (hundreds of entities with tens of fields) take
+/// thousands of visits, far below it.
+const VISIT_BUDGET: usize = 100_000;
 
 /// Where New Relic's answer departs from the document, and how.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,8 +46,13 @@ pub struct ShapeError {
 /// Checks `data` against the single operation of `document`. A document that does not parse
 /// or holds several operations is not judged (it was sent as is; New Relic judged it).
 pub fn check(document: &str, data: &Value) -> Result<(), ShapeError> {
+    checked(document, data).0
+}
+
+/// [`check`], with the number of visits it took.
+fn checked(document: &str, data: &Value) -> (Result<(), ShapeError>, usize) {
     let Ok(parsed) = Parser::new().parse_ast(document, "request.graphql") else {
-        return Ok(());
+        return (Ok(()), 0);
     };
     let mut operations = Vec::new();
     let mut fragments: HashMap<&str, &Node<FragmentDefinition>> = HashMap::new();
@@ -47,18 +66,20 @@ pub fn check(document: &str, data: &Value) -> Result<(), ShapeError> {
         }
     }
     let [operation] = operations.as_slice() else {
-        return Ok(());
+        return (Ok(()), 0);
     };
-    let walk = Walk { fragments: &fragments };
-    match data {
+    let walk = Walk { fragments: &fragments, visits: Cell::new(0) };
+    let result = match data {
         Value::Null => Ok(()),
         Value::Object(map) => walk.selections(&operation.selection_set, map, "data", true, 0),
         other => Err(ShapeError { path: "data".into(), expected: "an object", found: kind(other) }),
-    }
+    };
+    (result, walk.visits.get())
 }
 
 struct Walk<'d> {
     fragments: &'d HashMap<&'d str, &'d Node<FragmentDefinition>>,
+    visits: Cell<usize>,
 }
 
 impl Walk<'_> {
@@ -75,6 +96,9 @@ impl Walk<'_> {
             return Ok(());
         }
         for selection in selections {
+            if !self.spend() {
+                return Ok(());
+            }
             match selection {
                 Selection::Field(field) => {
                     let key = field.alias.as_ref().unwrap_or(&field.name).as_str();
@@ -106,6 +130,16 @@ impl Walk<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Counts one visit; false once the budget is spent.
+    fn spend(&self) -> bool {
+        let visits = self.visits.get();
+        if visits >= VISIT_BUDGET {
+            return false;
+        }
+        self.visits.set(visits + 1);
+        true
     }
 
     /// A field with a sub-selection: null, an object, or a list of them (lists may nest).
@@ -192,6 +226,26 @@ mod tests {
                 expected.map(|tail| format!("New Relic's answer had an unexpected shape at {tail}"));
             assert_eq!(found, expected, "{what}");
         }
+    }
+
+    #[test]
+    fn fragments_that_double_at_every_level_cost_a_bounded_walk() {
+        // Each fragment spreads the next one twice: walked spread by spread, 2^40 visits.
+        const LEVELS: usize = 40;
+        let mut document = String::from("{ actor { ...F0 } }");
+        for level in 0..LEVELS {
+            let next = level + 1;
+            document.push_str(&format!(" fragment F{level} on Actor {{ ...F{next} ...F{next} }}"));
+        }
+        document.push_str(&format!(" fragment F{LEVELS} on Actor {{ user {{ name }} }}"));
+
+        let (result, visits) = checked(&document, &json!({"actor": {"user": {"name": "n"}}}));
+        assert_eq!(result, Ok(()));
+        assert!(visits <= VISIT_BUDGET, "{visits} visits");
+
+        // The first branch walked still reaches the leaf fragment, so a wrong shape there is reported.
+        let (result, _) = checked(&document, &json!({"actor": {"user": "n"}}));
+        assert_eq!(result.map_err(|error| error.path), Err("data.actor.user".to_owned()));
     }
 
     #[test]
