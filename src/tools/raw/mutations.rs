@@ -212,11 +212,12 @@ const ORDINARY_WRITES: &[(&str, &str)] = &[
 
 /// Needs destructive access: (field, reason where the name does not say it).
 const DESTRUCTIVE: &[(&str, &str)] = &[
-    "agentApplicationSettingsUpdate",
-    "can turn off traces and ignore error classes, which silences error alerts",
-    (),
     ("agentApplicationDelete", ""),
     ("agentApplicationSegmentsReplaceAllBrowserSegmentAllowList", "replaces a whole allow-list"),
+    (
+        "agentApplicationSettingsUpdate",
+        "can turn off traces and ignore error classes, which silences error alerts",
+    ),
     ("aiDecisionsAcceptSuggestion", "deploys a rule that merges incidents, so a broad one hides new alerts"),
     ("aiDecisionsCreateImplicitRule", "a rule that merges incidents can hide new alerts"),
     ("aiDecisionsCreateRule", "a rule that merges incidents can hide new alerts"),
@@ -368,9 +369,6 @@ const DESTRUCTIVE: &[(&str, &str)] = &[
 
 /// Refused unless administration mutations are enabled: (field, reason where not obvious).
 const ADMINISTRATION: &[(&str, &str)] = &[
-    "a legal consent for every account of the user",
-    "incidentIntelligenceEnvironmentConsentAuthorizedAccounts",
-    (),
     ("accountManagementCancelAccount", "cancels a New Relic account"),
     ("accountManagementCreateAccount", "creates a New Relic account"),
     ("accountManagementUpdateAccount", "changes a New Relic account"),
@@ -404,6 +402,10 @@ const ADMINISTRATION: &[(&str, &str)] = &[
     ("dataAccessPolicyDelete", "who may read which data"),
     ("dataAccessPolicyUpdate", "who may read which data"),
     ("incidentIntelligenceEnvironmentConsentAccounts", "a legal consent for accounts"),
+    (
+        "incidentIntelligenceEnvironmentConsentAuthorizedAccounts",
+        "a legal consent for every account of the user",
+    ),
     ("incidentIntelligenceEnvironmentDissentAccounts", "a legal consent for accounts"),
     ("nerdStorageVaultDeleteSecret", "a stored secret"),
     ("nerdStorageVaultWriteSecret", "a stored secret"),
