@@ -288,3 +288,34 @@ async fn an_object_where_a_guid_goes_is_refused_under_an_allow_list() {
     assert!(message.contains("does not name an account"), "{message}");
     process.finish().await;
 }
+
+#[tokio::test]
+async fn every_root_field_of_a_raw_mutation_must_name_an_account_under_an_allow_list() {
+    let mut process = start(&["--enable-writes"]).await;
+    let unnamed = "errorsInboxAssignErrorGroup(id: \"group-1\", assignment: {userId: 7}) \
+                   { assignment { userInfo { id } } }";
+    let named = format!(
+        "alertsPolicyCreate(accountId: {ALLOWED}, policy: {{name: \"p\", incidentPreference: PER_POLICY}}) {{ id }}"
+    );
+    let documents = [
+        ("side by side", format!("mutation {{ {named} {unnamed} }}")),
+        ("in an inline fragment", format!("mutation {{ {named} ... on RootMutationType {{ {unnamed} }} }}")),
+        (
+            "in a fragment",
+            format!("mutation {{ {named} ...Assign }}\nfragment Assign on RootMutationType {{ {unnamed} }}"),
+        ),
+    ];
+    for (place, query) in documents {
+        let message = refusal(&process.call_tool(RAW, json!({ "query": query })).await);
+        assert!(message.contains("errorsInboxAssignErrorGroup"), "{place}: {message}");
+        assert!(message.contains("names no account"), "{place}: {message}");
+    }
+    // Each field naming its account is previewed as before.
+    let both = format!(
+        "mutation {{ {named} second: alertsPolicyCreate(accountId: {ALLOWED}, policy: {{name: \"q\", \
+         incidentPreference: PER_POLICY}}) {{ id }} }}"
+    );
+    let preview = process.call_tool(RAW, json!({ "query": both })).await;
+    assert_eq!(structured_ok(&preview)["accounts"], json!([ALLOWED]), "{preview}");
+    process.finish().await;
+}

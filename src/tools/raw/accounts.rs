@@ -20,7 +20,9 @@
 //!   field of NerdGraph's `EntityGuid` type named otherwise. The GUID is read by the product's
 //!   one decoder ([`guid_account`]).
 //!
-//! Under an allow-list every account so named must be allowed, and a value that cannot be read
+//! Under an allow-list every account so named must be allowed, every root field of a mutation
+//! (also one reached through a fragment) must name an account of its own, since New Relic applies
+//! one that names none wherever the key reaches whatever its neighbours name, and a value that cannot be read
 //! as an account (a non-integer id, a GUID that names no account) is refused, since NerdGraph
 //! may still resolve it to any account the key reaches. Fields that search across accounts
 //! without naming one (entity search, the account list) answer with what the API key can see,
@@ -114,7 +116,7 @@ impl NamedAccounts {
 
 /// Every account the operation names, with `variables` substituted.
 pub(crate) fn named_accounts(operation: &Operation, variables: &Map<String, Value>) -> NamedAccounts {
-    let mut scan = Scan { operation, variables, found: NamedAccounts::default() };
+    let mut scan = Scan::new(operation, variables, false);
     for definition in &operation.document.definitions {
         match definition {
             Definition::OperationDefinition(definition) => scan.selections(&definition.selection_set),
@@ -125,13 +127,100 @@ pub(crate) fn named_accounts(operation: &Operation, variables: &Map<String, Valu
     scan.found
 }
 
+/// Under an allow-list, refuses a mutation with a root field that names no account, by the
+/// first such field.
+pub(crate) fn check_each_root_field_names_an_account(
+    operation: &Operation,
+    variables: &Map<String, Value>,
+    context: &PlanContext,
+) -> Result<(), ToolError> {
+    if context.allowed_accounts.is_none() {
+        return Ok(());
+    }
+    let mut fields = Vec::new();
+    let mut visited = BTreeSet::new();
+    for definition in &operation.document.definitions {
+        if let Definition::OperationDefinition(definition) = definition {
+            root_fields(operation, &definition.selection_set, &mut visited, &mut fields);
+        }
+    }
+    for field in fields {
+        let mut scan = Scan::new(operation, variables, true);
+        scan.selections(std::slice::from_ref(field));
+        if scan.found.all().is_empty()
+            && scan.found.unreadable.is_none()
+            && scan.found.unreadable_guid.is_none()
+        {
+            let name = match field {
+                Selection::Field(field) => field.name.to_string(),
+                _ => String::new(),
+            };
+            return Err(ToolError::new(
+                ToolErrorKind::Policy,
+                format!(
+                    "{name} names no account (no account id, no entity GUID), so with an account allow-list \
+                     nothing says which account it changes; New Relic applies it wherever the key reaches, \
+                     whatever the document's other fields name"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The root fields of the operation, through inline fragments and fragment spreads.
+fn root_fields<'d>(
+    operation: &'d Operation,
+    selections: &'d [Selection],
+    visited: &mut BTreeSet<&'d str>,
+    out: &mut Vec<&'d Selection>,
+) {
+    for selection in selections {
+        match selection {
+            Selection::Field(_) => out.push(selection),
+            Selection::InlineFragment(inline) => root_fields(operation, &inline.selection_set, visited, out),
+            Selection::FragmentSpread(spread) => {
+                if visited.insert(spread.fragment_name.as_str())
+                    && let Some(fragment) = fragment(operation, spread.fragment_name.as_str())
+                {
+                    root_fields(operation, &fragment.selection_set, visited, out);
+                }
+            }
+        }
+    }
+}
+
+fn fragment<'d>(
+    operation: &'d Operation,
+    name: &str,
+) -> Option<&'d apollo_compiler::ast::FragmentDefinition> {
+    operation.document.definitions.iter().find_map(|definition| match definition {
+        Definition::FragmentDefinition(fragment) if fragment.name.as_str() == name => Some(&**fragment),
+        _ => None,
+    })
+}
+
 struct Scan<'a> {
     operation: &'a Operation,
     variables: &'a Map<String, Value>,
     found: NamedAccounts,
+    /// Whether fragment spreads are followed where they are used: so when one root field is
+    /// scanned alone; the whole document scans each fragment once as a definition instead.
+    follow_spreads: bool,
+    visited: BTreeSet<String>,
 }
 
-impl Scan<'_> {
+impl<'a> Scan<'a> {
+    fn new(operation: &'a Operation, variables: &'a Map<String, Value>, follow_spreads: bool) -> Self {
+        Scan {
+            operation,
+            variables,
+            found: NamedAccounts::default(),
+            follow_spreads,
+            visited: BTreeSet::new(),
+        }
+    }
+
     fn selections(&mut self, selections: &[Selection]) {
         for selection in selections {
             match selection {
@@ -147,8 +236,15 @@ impl Scan<'_> {
                     self.selections(&field.selection_set);
                 }
                 Selection::InlineFragment(inline) => self.selections(&inline.selection_set),
-                // Fragments are scanned once each, as definitions of the document.
-                Selection::FragmentSpread(_) => {}
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.fragment_name.as_str();
+                    if self.follow_spreads
+                        && self.visited.insert(name.to_string())
+                        && let Some(fragment) = fragment(self.operation, name)
+                    {
+                        self.selections(&fragment.selection_set);
+                    }
+                }
             }
         }
     }
