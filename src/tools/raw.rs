@@ -395,6 +395,7 @@ fn plan_mutation(
         )
         .into());
     }
+    accounts::check_each_root_field_names_an_account(&operation, &variables, context)?;
     let preview = preview(&operation, &variables, &classified);
     let name = operation.name.clone();
     let render: Renderer = Arc::new(move |response| render_mutation(name.as_deref(), response));

@@ -255,3 +255,67 @@ async fn every_write_preview_names_the_accounts_it_changes() {
     }
     process.finish().await;
 }
+
+#[tokio::test]
+async fn query_nerdgraph_holds_every_account_holding_argument_to_the_allow_list() {
+    let mut process = start(&["--enable-writes"]).await;
+    // The condition is created in the allowed account but queries the other one's data.
+    let literal = format!(
+        "mutation {{ alertsNrqlConditionStaticCreate(accountId: {ALLOWED}, policyId: 1, condition: {{name: \"x\", \
+         enabled: true, nrql: {{query: \"SELECT count(*) FROM Transaction\", dataAccountId: {OTHER}}}, \
+         terms: [{{operator: ABOVE, priority: CRITICAL, threshold: 1, thresholdDuration: 60, \
+         thresholdOccurrences: ALL}}]}}) {{ id }} }}"
+    );
+    refused_as_outside(&process.call_tool(RAW, json!({ "query": literal })).await, "dataAccountId literal");
+    let by_variable = "mutation($c: AlertsNrqlConditionStaticInput!) { alertsNrqlConditionStaticCreate(accountId: \
+                       1000001, policyId: 1, condition: $c) { id } }";
+    let variables = json!({ "c": { "name": "x", "nrql": { "query": "SELECT 1", "dataAccountId": OTHER } } });
+    let response = process.call_tool(RAW, json!({ "query": by_variable, "variables": variables })).await;
+    refused_as_outside(&response, "dataAccountId variable");
+    // The same condition on the allowed account's own data is previewed as before.
+    let own = json!({ "c": { "name": "x", "nrql": { "query": "SELECT 1", "dataAccountId": ALLOWED } } });
+    let preview = process.call_tool(RAW, json!({ "query": by_variable, "variables": own })).await;
+    assert_eq!(structured_ok(&preview)["accounts"], json!([ALLOWED]), "{preview}");
+    process.finish().await;
+}
+
+#[tokio::test]
+async fn an_object_where_a_guid_goes_is_refused_under_an_allow_list() {
+    let mut process = start(&[]).await;
+    let query = "query($g: EntityGuid!) { actor { entity(guid: $g) { name } } }";
+    let variables = json!({ "g": { "guid": other_app() } });
+    let message = refusal(&process.call_tool(RAW, json!({ "query": query, "variables": variables })).await);
+    assert!(message.contains("does not name an account"), "{message}");
+    process.finish().await;
+}
+
+#[tokio::test]
+async fn every_root_field_of_a_raw_mutation_must_name_an_account_under_an_allow_list() {
+    let mut process = start(&["--enable-writes"]).await;
+    let unnamed = "errorsInboxAssignErrorGroup(id: \"group-1\", assignment: {userId: 7}) \
+                   { assignment { userInfo { id } } }";
+    let named = format!(
+        "alertsPolicyCreate(accountId: {ALLOWED}, policy: {{name: \"p\", incidentPreference: PER_POLICY}}) {{ id }}"
+    );
+    let documents = [
+        ("side by side", format!("mutation {{ {named} {unnamed} }}")),
+        ("in an inline fragment", format!("mutation {{ {named} ... on RootMutationType {{ {unnamed} }} }}")),
+        (
+            "in a fragment",
+            format!("mutation {{ {named} ...Assign }}\nfragment Assign on RootMutationType {{ {unnamed} }}"),
+        ),
+    ];
+    for (place, query) in documents {
+        let message = refusal(&process.call_tool(RAW, json!({ "query": query })).await);
+        assert!(message.contains("errorsInboxAssignErrorGroup"), "{place}: {message}");
+        assert!(message.contains("names no account"), "{place}: {message}");
+    }
+    // Each field naming its account is previewed as before.
+    let both = format!(
+        "mutation {{ {named} second: alertsPolicyCreate(accountId: {ALLOWED}, policy: {{name: \"q\", \
+         incidentPreference: PER_POLICY}}) {{ id }} }}"
+    );
+    let preview = process.call_tool(RAW, json!({ "query": both })).await;
+    assert_eq!(structured_ok(&preview)["accounts"], json!([ALLOWED]), "{preview}");
+    process.finish().await;
+}

@@ -4,15 +4,25 @@
 //! literally, as a variable, as a variable's default, inside lists and input objects, in
 //! fragments.
 //!
-//! - By account id: `account(id:)`, `accountId`, `accountIds`, and `accounts` (cross-account
-//!   NRQL), also inside input objects such as a dashboard's widget queries.
+//! - By account id: `account(id:)`, and every argument or input field whose name, in any case,
+//!   is or ends in `Account`, `Accounts`, `AccountId` or `AccountIds` (`accountId`, `accounts`
+//!   for cross-account NRQL, `dataAccountId` of a condition's query, `joinAccounts`,
+//!   `sourceAccountId`, `destinationAccountIds`, `ownerAccount`, a golden context's `account`),
+//!   also inside input objects such as a dashboard's widget queries. Two such names hold other
+//!   kinds of account and are not read: `awsAccountId` (an AWS account) and `linkedAccountId`
+//!   (a cloud provider account linked to New Relic, whose New Relic account is the call's
+//!   `accountId`). An input object under an account name (`scopeAccounts`, `managedAccount`,
+//!   a cloud link's `accounts`) is read by its own fields' names, since the schema puts objects
+//!   there; NerdGraph refuses an object where its type wants an integer.
 //! - By entity GUID, which carries its account: every argument or input field whose name is
 //!   `guid` or `guids` or ends in `Guid` or `Guids` (any case: `entityGuid`, `entityGuids`,
 //!   `sourceEntityGuid`, `linkedEntityGuids`, `monitorGuid`), plus `targetEntity`, the one
 //!   field of NerdGraph's `EntityGuid` type named otherwise. The GUID is read by the product's
 //!   one decoder ([`guid_account`]).
 //!
-//! Under an allow-list every account so named must be allowed, and a value that cannot be read
+//! Under an allow-list every account so named must be allowed, every root field of a mutation
+//! (also one reached through a fragment) must name an account of its own, since New Relic applies
+//! one that names none wherever the key reaches whatever its neighbours name, and a value that cannot be read
 //! as an account (a non-integer id, a GUID that names no account) is refused, since NerdGraph
 //! may still resolve it to any account the key reaches. Fields that search across accounts
 //! without naming one (entity search, the account list) answer with what the API key can see,
@@ -29,8 +39,11 @@ use super::document::Operation;
 use crate::tools::account::check_allowed;
 use crate::tools::entity_ref::{guid_account, unreadable_guid};
 
-/// Argument and input-field names that hold account ids.
-const ACCOUNT_KEYS: [&str; 3] = ["accountId", "accountIds", "accounts"];
+/// How the names of arguments and input fields that hold account ids end, in lower case.
+const ACCOUNT_KEY_ENDINGS: [&str; 4] = ["account", "accounts", "accountid", "accountids"];
+
+/// Names that end like an account key but hold another kind of account.
+const NOT_NEW_RELIC_ACCOUNTS: [&str; 2] = ["awsAccountId", "linkedAccountId"];
 
 /// Names of NerdGraph's `EntityGuid` arguments and input fields that do not end in `Guid(s)`.
 const GUID_KEYS_NAMED_OTHERWISE: [&str; 1] = ["targetEntity"];
@@ -45,7 +58,9 @@ enum Holds {
 
 fn holds(name: &str) -> Holds {
     let lower = name.to_ascii_lowercase();
-    if ACCOUNT_KEYS.contains(&name) {
+    if NOT_NEW_RELIC_ACCOUNTS.iter().any(|key| key.eq_ignore_ascii_case(name)) {
+        Holds::Other
+    } else if ACCOUNT_KEY_ENDINGS.iter().any(|ending| lower.ends_with(ending)) {
         Holds::AccountIds
     } else if lower.ends_with("guid")
         || lower.ends_with("guids")
@@ -101,7 +116,7 @@ impl NamedAccounts {
 
 /// Every account the operation names, with `variables` substituted.
 pub(crate) fn named_accounts(operation: &Operation, variables: &Map<String, Value>) -> NamedAccounts {
-    let mut scan = Scan { operation, variables, found: NamedAccounts::default() };
+    let mut scan = Scan::new(operation, variables, false);
     for definition in &operation.document.definitions {
         match definition {
             Definition::OperationDefinition(definition) => scan.selections(&definition.selection_set),
@@ -112,13 +127,100 @@ pub(crate) fn named_accounts(operation: &Operation, variables: &Map<String, Valu
     scan.found
 }
 
+/// Under an allow-list, refuses a mutation with a root field that names no account, by the
+/// first such field.
+pub(crate) fn check_each_root_field_names_an_account(
+    operation: &Operation,
+    variables: &Map<String, Value>,
+    context: &PlanContext,
+) -> Result<(), ToolError> {
+    if context.allowed_accounts.is_none() {
+        return Ok(());
+    }
+    let mut fields = Vec::new();
+    let mut visited = BTreeSet::new();
+    for definition in &operation.document.definitions {
+        if let Definition::OperationDefinition(definition) = definition {
+            root_fields(operation, &definition.selection_set, &mut visited, &mut fields);
+        }
+    }
+    for field in fields {
+        let mut scan = Scan::new(operation, variables, true);
+        scan.selections(std::slice::from_ref(field));
+        if scan.found.all().is_empty()
+            && scan.found.unreadable.is_none()
+            && scan.found.unreadable_guid.is_none()
+        {
+            let name = match field {
+                Selection::Field(field) => field.name.to_string(),
+                _ => String::new(),
+            };
+            return Err(ToolError::new(
+                ToolErrorKind::Policy,
+                format!(
+                    "{name} names no account (no account id, no entity GUID), so with an account allow-list \
+                     nothing says which account it changes; New Relic applies it wherever the key reaches, \
+                     whatever the document's other fields name"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The root fields of the operation, through inline fragments and fragment spreads.
+fn root_fields<'d>(
+    operation: &'d Operation,
+    selections: &'d [Selection],
+    visited: &mut BTreeSet<&'d str>,
+    out: &mut Vec<&'d Selection>,
+) {
+    for selection in selections {
+        match selection {
+            Selection::Field(_) => out.push(selection),
+            Selection::InlineFragment(inline) => root_fields(operation, &inline.selection_set, visited, out),
+            Selection::FragmentSpread(spread) => {
+                if visited.insert(spread.fragment_name.as_str())
+                    && let Some(fragment) = fragment(operation, spread.fragment_name.as_str())
+                {
+                    root_fields(operation, &fragment.selection_set, visited, out);
+                }
+            }
+        }
+    }
+}
+
+fn fragment<'d>(
+    operation: &'d Operation,
+    name: &str,
+) -> Option<&'d apollo_compiler::ast::FragmentDefinition> {
+    operation.document.definitions.iter().find_map(|definition| match definition {
+        Definition::FragmentDefinition(fragment) if fragment.name.as_str() == name => Some(&**fragment),
+        _ => None,
+    })
+}
+
 struct Scan<'a> {
     operation: &'a Operation,
     variables: &'a Map<String, Value>,
     found: NamedAccounts,
+    /// Whether fragment spreads are followed where they are used: so when one root field is
+    /// scanned alone; the whole document scans each fragment once as a definition instead.
+    follow_spreads: bool,
+    visited: BTreeSet<String>,
 }
 
-impl Scan<'_> {
+impl<'a> Scan<'a> {
+    fn new(operation: &'a Operation, variables: &'a Map<String, Value>, follow_spreads: bool) -> Self {
+        Scan {
+            operation,
+            variables,
+            found: NamedAccounts::default(),
+            follow_spreads,
+            visited: BTreeSet::new(),
+        }
+    }
+
     fn selections(&mut self, selections: &[Selection]) {
         for selection in selections {
             match selection {
@@ -134,8 +236,15 @@ impl Scan<'_> {
                     self.selections(&field.selection_set);
                 }
                 Selection::InlineFragment(inline) => self.selections(&inline.selection_set),
-                // Fragments are scanned once each, as definitions of the document.
-                Selection::FragmentSpread(_) => {}
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.fragment_name.as_str();
+                    if self.follow_spreads
+                        && self.visited.insert(name.to_string())
+                        && let Some(fragment) = fragment(self.operation, name)
+                    {
+                        self.selections(&fragment.selection_set);
+                    }
+                }
             }
         }
     }
@@ -144,6 +253,9 @@ impl Scan<'_> {
     fn literal(&mut self, value: &GraphQlValue, holding: Holds) {
         match (value, holding) {
             (GraphQlValue::List(items), _) => items.iter().for_each(|item| self.literal(item, holding)),
+            // No GUID argument or input field of the schema takes an object, and NerdGraph might
+            // still find a GUID inside one.
+            (GraphQlValue::Object(_), Holds::EntityGuids) => self.unreadable_guid(&value.to_string()),
             (GraphQlValue::Object(fields), _) => {
                 fields.iter().for_each(|(name, value)| self.literal(value, holds(name.as_str())));
             }
@@ -175,6 +287,7 @@ impl Scan<'_> {
     fn json(&mut self, value: &Value, holding: Holds) {
         match (value, holding) {
             (Value::Array(items), _) => items.iter().for_each(|item| self.json(item, holding)),
+            (Value::Object(_), Holds::EntityGuids) => self.unreadable_guid(&value.to_string()),
             (Value::Object(fields), _) => fields.iter().for_each(|(key, value)| self.json(value, holds(key))),
             (Value::Null, _) | (_, Holds::Other) => {}
             (Value::Number(number), Holds::AccountIds) => match number.as_i64() {
@@ -208,10 +321,12 @@ impl Scan<'_> {
             Some(account) => {
                 self.found.entity_accounts.insert(account);
             }
-            None => {
-                self.found.unreadable_guid.get_or_insert_with(|| text.to_string());
-            }
+            None => self.unreadable_guid(text),
         }
+    }
+
+    fn unreadable_guid(&mut self, text: &str) {
+        self.found.unreadable_guid.get_or_insert_with(|| text.to_string());
     }
 }
 
@@ -380,6 +495,19 @@ mod tests {
             ("accountId", Holds::AccountIds),
             ("accountIds", Holds::AccountIds),
             ("accounts", Holds::AccountIds),
+            ("account", Holds::AccountIds),
+            ("dataAccountId", Holds::AccountIds),
+            ("joinAccounts", Holds::AccountIds),
+            ("sourceAccountId", Holds::AccountIds),
+            ("destinationAccountIds", Holds::AccountIds),
+            ("associatedAccountIds", Holds::AccountIds),
+            ("allowedConditionAccountIds", Holds::AccountIds),
+            ("affectedAccountId", Holds::AccountIds),
+            ("ownerAccount", Holds::AccountIds),
+            ("NRACCOUNTID", Holds::AccountIds),
+            ("awsAccountId", Holds::Other),
+            ("linkedAccountId", Holds::Other),
+            ("accountingPeriod", Holds::Other),
             ("guid", Holds::EntityGuids),
             ("guids", Holds::EntityGuids),
             ("GUID", Holds::EntityGuids),
@@ -454,5 +582,104 @@ mod tests {
             .map(|(place, _)| place.as_str())
             .collect();
         assert!(missed.is_empty(), "EntityGuid fields the scan would not read: {missed:?}");
+    }
+
+    /// Every argument and input field of the real schema whose name mentions an account and
+    /// whose type is an integer or an id (or a list of them) is read as holding account ids,
+    /// but for the few that hold another kind of account, listed here with why.
+    #[test]
+    fn every_account_id_field_of_the_schema_is_recognised_by_name() {
+        use apollo_compiler::schema::{ExtendedType, Type};
+        // Not New Relic accounts: an AWS account (streaming export's firehose), and the id of a
+        // cloud provider account linked to New Relic (the New Relic account is `accountId`).
+        let excluded = ["awsAccountId", "linkedAccountId"];
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/nerdgraph/schema.graphql");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            eprintln!("skipping the account field check: {} is absent", path.display());
+            return;
+        };
+        let schema = match apollo_compiler::Schema::parse(text, "schema.graphql") {
+            Ok(schema) => schema,
+            Err(partial) => partial.partial,
+        };
+        let is_account = |name: &str, ty: &Type| {
+            name.to_ascii_lowercase().contains("account")
+                && matches!(ty.inner_named_type().as_str(), "Int" | "ID")
+                && match ty {
+                    Type::Named(_) | Type::NonNullNamed(_) => true,
+                    Type::List(inner) | Type::NonNullList(inner) => {
+                        matches!(inner.as_ref(), Type::Named(_) | Type::NonNullNamed(_))
+                    }
+                }
+        };
+        let mut fields = Vec::new();
+        let mut arguments_of =
+            |type_name: &str,
+             field_name: &str,
+             arguments: &[apollo_compiler::Node<apollo_compiler::ast::InputValueDefinition>]| {
+                for argument in arguments {
+                    if is_account(argument.name.as_str(), &argument.ty) {
+                        let place = format!("{type_name}.{field_name}({})", argument.name);
+                        fields.push((place, argument.name.to_string()));
+                    }
+                }
+            };
+        let mut input_fields = Vec::new();
+        for (type_name, ty) in &schema.types {
+            match ty {
+                ExtendedType::InputObject(input) => {
+                    for (name, field) in &input.fields {
+                        if is_account(name.as_str(), &field.ty) {
+                            input_fields.push((format!("{type_name}.{name}"), name.to_string()));
+                        }
+                    }
+                }
+                ExtendedType::Object(object) => {
+                    for (field_name, field) in &object.fields {
+                        arguments_of(type_name.as_str(), field_name.as_str(), &field.arguments);
+                    }
+                }
+                ExtendedType::Interface(interface) => {
+                    for (field_name, field) in &interface.fields {
+                        arguments_of(type_name.as_str(), field_name.as_str(), &field.arguments);
+                    }
+                }
+                _ => {}
+            }
+        }
+        fields.extend(input_fields);
+        assert!(fields.len() > 100, "the schema has account arguments: {}", fields.len());
+        let names: BTreeSet<&str> = fields.iter().map(|(_, name)| name.as_str()).collect();
+        for name in ["dataAccountId", "joinAccounts", "sourceAccountId", "ownerAccount", "affectedAccountId"]
+        {
+            assert!(names.contains(name), "{name} is among the schema's account fields: {names:?}");
+        }
+        let missed: Vec<&str> = fields
+            .iter()
+            .filter(|(_, name)| !excluded.contains(&name.as_str()) && holds(name) != Holds::AccountIds)
+            .map(|(place, _)| place.as_str())
+            .collect();
+        assert!(missed.is_empty(), "account fields the scan would not read: {missed:?}");
+        for name in excluded {
+            assert_eq!(holds(name), Holds::Other, "{name}");
+        }
+    }
+
+    #[test]
+    fn an_object_where_a_guid_goes_is_an_unreadable_guid() {
+        let cases: Vec<(&str, Value)> = vec![
+            ("{ actor { entity(guid: {a: 1}) { name } } }", json!({})),
+            ("query($g: EntityGuid!) { actor { entity(guid: $g) { name } } }", json!({"g": {"a": 1}})),
+            (
+                "query($g: [EntityGuid]) { actor { entities(guids: $g) { name } } }",
+                json!({"g": [{"entityGuid": "x"}]}),
+            ),
+        ];
+        for (source, variables) in cases {
+            let operation = select(source, None).unwrap();
+            let named = named_accounts(&operation, variables.as_object().unwrap());
+            assert!(named.unreadable_guid.is_some(), "{source} {variables}: {named:?}");
+        }
     }
 }
