@@ -32,6 +32,16 @@ pub fn retry_permitted(kind: RequestKind, class: FailureClass, delivery: Deliver
     }
 }
 
+/// Attempts a failure class may take at most, whatever the policy allows: an answer that was
+/// not NerdGraph's shape is tried once more (a proxy or a deploy may have garbled one answer),
+/// but a server that keeps answering garbage is reported, not hammered.
+fn attempts_allowed(class: FailureClass) -> u32 {
+    match class {
+        FailureClass::Malformed => 2,
+        _ => u32::MAX,
+    }
+}
+
 /// Backoff parameters. The defaults suit NerdGraph: short first waits (most transient errors
 /// clear in well under a second) and a cap that keeps a retry storm from outliving a tool call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +87,7 @@ impl RetryPolicy {
         deadline: Instant,
         rng: &mut impl Rng,
     ) -> Option<Duration> {
-        if !class.is_retryable() || attempt >= self.max_attempts {
+        if !class.is_retryable() || attempt >= self.max_attempts.min(attempts_allowed(class)) {
             return None;
         }
         let delay = match retry_after {
@@ -167,6 +177,25 @@ mod tests {
         for class in ALL_CLASSES {
             let delay = policy.next_delay(1, class, None, now, now + Duration::from_secs(60), &mut rng);
             assert_eq!(delay.is_some(), class.is_retryable(), "{class:?}");
+        }
+    }
+
+    #[test]
+    fn an_answer_of_the_wrong_shape_is_tried_once_more_and_no_further() {
+        let policy = RetryPolicy::default();
+        let now = Instant::now();
+        let deadline = now + Duration::from_secs(60);
+        let mut rng = StdRng::seed_from_u64(7);
+        let cases = [
+            (FailureClass::Malformed, 1, true),
+            (FailureClass::Malformed, 2, false),
+            (FailureClass::Transient, 2, true),
+            (FailureClass::Transient, 3, true),
+            (FailureClass::Transient, 4, false),
+        ];
+        for (class, attempt, retried) in cases {
+            let delay = policy.next_delay(attempt, class, None, now, deadline, &mut rng);
+            assert_eq!(delay.is_some(), retried, "{class:?} after {attempt}");
         }
     }
 
